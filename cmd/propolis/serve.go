@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	athrift "github.com/apache/thrift/lib/go/thrift"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/urfave/cli/v2"
+
+	"github.com/propolis/propolis/config"
+	"github.com/propolis/propolis/hms"
+	"github.com/propolis/propolis/hms/embedded"
+	pthrift "github.com/propolis/propolis/thrift"
+)
+
+func serveCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "serve",
+		Usage: "serve the Hive Metastore Thrift endpoint (embedded catalog by default)",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Usage: "YAML configuration file (see config/example.yaml)"},
+			&cli.StringFlag{Name: "listen", Usage: "Thrift listen address (default 127.0.0.1:9083)"},
+			&cli.StringFlag{Name: "data-dir", Usage: "directory for the embedded catalog (default ./.propolis)"},
+			&cli.StringFlag{Name: "warehouse", Usage: "warehouse root URI for managed tables (default file://<data-dir>/warehouse)"},
+			&cli.StringFlag{Name: "admin-listen", Usage: `admin HTTP address for /metrics, /healthz, /readyz (default 127.0.0.1:9084; "" disables)`},
+			&cli.StringFlag{Name: "ready-file", Usage: "write the bound addresses as JSON to this file once serving"},
+			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "log-format", Usage: "text or json"},
+		},
+		Action: serve,
+	}
+}
+
+func loadConfig(c *cli.Context) (*config.Config, error) {
+	cfg, err := config.Load(c.String("config"))
+	if err != nil {
+		return nil, err
+	}
+	if c.IsSet("listen") {
+		cfg.Listen = c.String("listen")
+	}
+	if c.IsSet("data-dir") {
+		// Values derived from the old data directory follow it to the new one; values the
+		// file set explicitly stay.
+		derived := *cfg
+		derived.Warehouse, derived.Store.DSN = "", ""
+		if err := derived.ApplyDefaults(); err != nil {
+			return nil, err
+		}
+		if cfg.Warehouse == derived.Warehouse {
+			cfg.Warehouse = ""
+		}
+		if cfg.Store.Driver == "sqlite" && cfg.Store.DSN == derived.Store.DSN {
+			cfg.Store.DSN = ""
+		}
+		cfg.DataDir = c.String("data-dir")
+	}
+	if c.IsSet("warehouse") {
+		cfg.Warehouse = c.String("warehouse")
+	}
+	if c.IsSet("admin-listen") {
+		cfg.Admin.Listen = c.String("admin-listen")
+	}
+	if c.IsSet("log-level") {
+		cfg.Log.Level = c.String("log-level")
+	}
+	if c.IsSet("log-format") {
+		cfg.Log.Format = c.String("log-format")
+	}
+	if err := cfg.ApplyDefaults(); err != nil {
+		return nil, err
+	}
+	return cfg, cfg.Validate()
+}
+
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if strings.EqualFold(cfg.Format, "json") {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func serve(c *cli.Context) error {
+	cfg, err := loadConfig(c)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, os.Stderr)
+
+	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	store, err := embedded.Open(ctx, embedded.Config{
+		Driver:      cfg.Store.Driver,
+		DSN:         cfg.Store.DSN,
+		Warehouse:   cfg.Warehouse,
+		LockTimeout: cfg.Locks.Timeout,
+	}, log.With("component", "embedded"))
+	if err != nil {
+		return fmt.Errorf("open catalog store: %w", err)
+	}
+	defer store.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := hms.NewMetrics(reg)
+
+	values := map[string]string{"hive.metastore.warehouse.dir": cfg.Warehouse}
+	for k, v := range cfg.Metastore.ConfigValues {
+		values[k] = v
+	}
+	handler := hms.NewHandler(store, hms.HandlerConfig{
+		Version:      buildVersion(),
+		Warehouse:    cfg.Warehouse,
+		ConfigValues: values,
+		TrustSetUGI:  cfg.Metastore.TrustSetUGI,
+	}, log)
+	proc := hms.NewProcessor(handler, log, metrics.Interceptor(), hms.LogInterceptor(log))
+
+	// The generated processors poll the transport every few milliseconds during each call to
+	// cancel it if the client went away; our transport cannot tell, so the polling is waste.
+	athrift.ServerConnectivityCheckInterval = 0
+
+	srv := pthrift.NewServer(pthrift.Config{
+		MaxMessageBytes: cfg.Thrift.MaxMessageBytes,
+		MaxConnections:  cfg.Thrift.MaxConnections,
+		IdleTimeout:     cfg.Thrift.IdleTimeout,
+		ReadTimeout:     cfg.Thrift.ReadTimeout,
+		WriteTimeout:    cfg.Thrift.WriteTimeout,
+	}, proc, log.With("component", "thrift"), hms.NewThriftObserver(reg))
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	ready := map[string]string{"thrift": ln.Addr().String()}
+
+	var admin *http.Server
+	if cfg.Admin.Listen != "" {
+		aln, err := net.Listen("tcp", cfg.Admin.Listen)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("admin listen on %s: %w", cfg.Admin.Listen, err)
+		}
+		ready["admin"] = aln.Addr().String()
+		admin = &http.Server{Handler: adminMux(reg, store), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				log.Error("admin server stopped", "err", err)
+			}
+		}()
+	}
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ctx, ln) }()
+	log.Info("propolis serving", "thrift", ready["thrift"], "admin", ready["admin"],
+		"store", cfg.Store.Driver, "warehouse", cfg.Warehouse, "version", buildVersion())
+	if path := c.String("ready-file"); path != "" {
+		if err := writeReady(path, ready); err != nil {
+			return err
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case err := <-errc:
+		if err != nil {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if admin != nil {
+		admin.Shutdown(sctx)
+	}
+	return srv.Shutdown(sctx)
+}
+
+// writeReady writes the addresses atomically, so a reader never sees half a file.
+func writeReady(path string, addrs map[string]string) error {
+	b, err := json.Marshal(addrs)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return fmt.Errorf("ready file: %w", err)
+	}
+	return os.Rename(tmp, path)
+}
+
+type pinger interface{ Ping(context.Context) error }
+
+func adminMux(reg *prometheus.Registry, store pinger) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := store.Ping(ctx); err != nil {
+			http.Error(w, "catalog store unavailable: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ok\n")
+	})
+	return mux
+}

@@ -1,0 +1,116 @@
+package hms
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	hm "github.com/beltran/gohive/hive_metastore"
+	"github.com/beltran/gohive/gohivemeta/fb303"
+
+	"github.com/propolis/propolis/internal/errs"
+	pthrift "github.com/propolis/propolis/thrift"
+)
+
+//go:generate go run ./internal/gen
+
+// HandlerConfig is what the handler needs from the configuration file.
+type HandlerConfig struct {
+	// Version is reported by getVersion.
+	Version string
+	// Warehouse is the root URI reported for the catalog.
+	Warehouse string
+	// ConfigValues answers get_config_value and getMetaConf.
+	ConfigValues map[string]string
+	// TrustSetUGI makes set_ugi establish the caller's identity for the connection.
+	TrustSetUGI bool
+}
+
+// Handler implements the Hive Metastore Thrift service over a Backend.
+type Handler struct {
+	b     Backend
+	cfg   HandlerConfig
+	log   *slog.Logger
+	start time.Time
+}
+
+// NewHandler returns the handler serving b.
+func NewHandler(b Backend, cfg HandlerConfig, log *slog.Logger) *Handler {
+	return &Handler{b: b, cfg: cfg, log: log, start: time.Now()}
+}
+
+// Hive 3+ clients prefix database names with their catalog: "@hive#sales", or "@hive#" for the
+// catalog alone. Propolis serves one catalog, "hive", and accepts the prefix anywhere a database
+// name (or pattern) goes.
+const catalogName = "hive"
+
+func dbName(name string) (string, error) {
+	if !strings.HasPrefix(name, "@") {
+		return strings.ToLower(name), nil
+	}
+	cat, db, ok := strings.Cut(name[1:], "#")
+	if !ok {
+		return "", errs.Invalid("malformed catalog-qualified database name %q", name)
+	}
+	if cat != "" && !strings.EqualFold(cat, catalogName) {
+		return "", errs.NotFound("catalog %s does not exist", cat)
+	}
+	if db == "!" { // Hive's marker for "no database" in a qualified name
+		db = ""
+	}
+	return strings.ToLower(db), nil
+}
+
+func tableName(name string) string { return strings.ToLower(name) }
+
+// --- fb303 ---
+
+func (h *Handler) GetName(ctx context.Context) (string, error)    { return "propolis", nil }
+func (h *Handler) GetVersion(ctx context.Context) (string, error) { return h.cfg.Version, nil }
+func (h *Handler) GetStatus(ctx context.Context) (fb303.FbStatus, error) {
+	return fb303.FbStatus_ALIVE, nil
+}
+func (h *Handler) GetStatusDetails(ctx context.Context) (string, error) { return "ALIVE", nil }
+func (h *Handler) AliveSince(ctx context.Context) (int64, error)        { return h.start.Unix(), nil }
+
+// --- session and configuration ---
+
+// SetUgi records the caller's user and groups for the rest of the connection, when the
+// operator trusts clients to say who they are (Hive's hive.metastore.execute.setugi).
+func (h *Handler) SetUgi(ctx context.Context, user string, groups []string) ([]string, error) {
+	if s := pthrift.SessionFrom(ctx); s != nil && h.cfg.TrustSetUGI {
+		s.SetIdentity(pthrift.Identity{User: user, Groups: groups, Source: "set_ugi"})
+	}
+	return groups, nil
+}
+
+func (h *Handler) GetConfigValue(ctx context.Context, name, defaultValue string) (string, error) {
+	if v, ok := h.cfg.ConfigValues[name]; ok {
+		return v, nil
+	}
+	return defaultValue, nil
+}
+
+func (h *Handler) GetMetaConf(ctx context.Context, key string) (string, error) {
+	if v, ok := h.cfg.ConfigValues[key]; ok {
+		return v, nil
+	}
+	return "", errs.Invalid("invalid configuration key %s", key)
+}
+
+func (h *Handler) GetCatalogs(ctx context.Context) (*hm.GetCatalogsResponse, error) {
+	return &hm.GetCatalogsResponse{Names: []string{catalogName}}, nil
+}
+
+func (h *Handler) GetCatalog(ctx context.Context, req *hm.GetCatalogRequest) (*hm.GetCatalogResponse, error) {
+	if req == nil || !strings.EqualFold(req.Name, catalogName) {
+		name := ""
+		if req != nil {
+			name = req.Name
+		}
+		return nil, errs.NotFound("catalog %s does not exist", name)
+	}
+	desc := "Default catalog, for Hive"
+	return &hm.GetCatalogResponse{Catalog: &hm.Catalog{Name: catalogName, Description: &desc, LocationUri: h.cfg.Warehouse}}, nil
+}

@@ -1,0 +1,85 @@
+package hms
+
+import (
+	"context"
+
+	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/hms/hivename"
+	"github.com/propolis/propolis/internal/errs"
+)
+
+func (h *Handler) CreateDatabase(ctx context.Context, db *hm.Database) error {
+	if db == nil {
+		return errs.Invalid("create_database: no database given")
+	}
+	name, err := dbName(db.Name)
+	if err != nil {
+		return err
+	}
+	c := *db
+	c.Name = name
+	return h.b.CreateDatabase(ctx, &c)
+}
+
+func (h *Handler) GetDatabase(ctx context.Context, name string) (*hm.Database, error) {
+	n, err := dbName(name)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.GetDatabase(ctx, n)
+}
+
+func (h *Handler) GetDatabaseReq(ctx context.Context, req *hm.GetDatabaseRequest) (*hm.Database, error) {
+	if req == nil || req.Name == nil {
+		return nil, errs.Invalid("get_database_req: no database name given")
+	}
+	return h.GetDatabase(ctx, *req.Name)
+}
+
+func (h *Handler) GetAllDatabases(ctx context.Context) ([]string, error) {
+	return h.b.ListDatabases(ctx)
+}
+
+func (h *Handler) GetDatabases(ctx context.Context, pattern string) ([]string, error) {
+	p, err := dbName(pattern)
+	if err != nil {
+		return nil, err
+	}
+	all, err := h.b.ListDatabases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return matching(all, p), nil
+}
+
+func matching(names []string, pattern string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if hivename.MatchPattern(pattern, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (h *Handler) AlterDatabase(ctx context.Context, name string, db *hm.Database) error {
+	n, err := dbName(name)
+	if err != nil {
+		return err
+	}
+	if db == nil {
+		return errs.Invalid("alter_database: no database given")
+	}
+	c := *db
+	c.Name = n
+	return h.b.AlterDatabase(ctx, n, &c)
+}
+
+func (h *Handler) DropDatabase(ctx context.Context, name string, deleteData, cascade bool) error {
+	n, err := dbName(name)
+	if err != nil {
+		return err
+	}
+	return h.b.DropDatabase(ctx, n, deleteData, cascade)
+}

@@ -1,0 +1,448 @@
+package hms
+
+import (
+	"context"
+
+	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/hms/hivename"
+	"github.com/propolis/propolis/internal/errs"
+)
+
+// tableRef is a resolved (database, table) pair.
+type tableRef struct{ db, tbl string }
+
+func ref(db, tbl string) (tableRef, error) {
+	d, err := dbName(db)
+	return tableRef{d, tableName(tbl)}, err
+}
+
+// maxParts turns Hive's int16 max_parts (-1 = all) into PartitionQuery.Max.
+func maxParts(n int16) int { return int(n) }
+
+// valuesOf turns a partition name into values in the table's key order.
+func (h *Handler) valuesOf(ctx context.Context, r tableRef, name string) ([]string, error) {
+	t, err := h.b.GetTable(ctx, r.db, r.tbl)
+	if err != nil {
+		return nil, err
+	}
+	keys, vals, err := hivename.ParsePartName(name)
+	if err != nil {
+		return nil, err
+	}
+	byKey := make(map[string]string, len(keys))
+	for i, k := range keys {
+		byKey[k] = vals[i]
+	}
+	if len(keys) != len(t.PartitionKeys) {
+		return nil, errs.Invalid("partition name %q does not match the partition keys of %s.%s", name, r.db, r.tbl)
+	}
+	out := make([]string, len(t.PartitionKeys))
+	for i, k := range t.PartitionKeys {
+		v, ok := byKey[tableName(k.Name)]
+		if !ok {
+			return nil, errs.Invalid("partition name %q has no value for key %s", name, k.Name)
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+// --- add ---
+
+func (h *Handler) addPartitions(ctx context.Context, parts []*hm.Partition, ifNotExists bool) ([]*hm.Partition, error) {
+	if len(parts) == 0 {
+		return nil, nil
+	}
+	if parts[0] == nil {
+		return nil, errs.Invalid("add_partitions: nil partition")
+	}
+	r, err := ref(parts[0].DbName, parts[0].TableName)
+	if err != nil {
+		return nil, err
+	}
+	cp := make([]*hm.Partition, len(parts))
+	for i, p := range parts {
+		if p == nil {
+			return nil, errs.Invalid("add_partitions: nil partition")
+		}
+		pr, err := ref(p.DbName, p.TableName)
+		if err != nil {
+			return nil, err
+		}
+		if pr != r {
+			return nil, errs.Invalid("add_partitions: partitions of %s.%s and %s.%s in one call", r.db, r.tbl, pr.db, pr.tbl)
+		}
+		c := *p
+		c.DbName, c.TableName = r.db, r.tbl
+		cp[i] = &c
+	}
+	return h.b.AddPartitions(ctx, r.db, r.tbl, cp, ifNotExists)
+}
+
+func (h *Handler) AddPartition(ctx context.Context, p *hm.Partition) (*hm.Partition, error) {
+	added, err := h.addPartitions(ctx, []*hm.Partition{p}, false)
+	if err != nil {
+		return nil, err
+	}
+	if len(added) != 1 {
+		return nil, errs.Invalid("add_partition: no partition given")
+	}
+	return added[0], nil
+}
+
+func (h *Handler) AddPartitionWithEnvironmentContext(ctx context.Context, p *hm.Partition, _ *hm.EnvironmentContext) (*hm.Partition, error) {
+	return h.AddPartition(ctx, p)
+}
+
+func (h *Handler) AddPartitions(ctx context.Context, parts []*hm.Partition) (int32, error) {
+	added, err := h.addPartitions(ctx, parts, false)
+	return int32(len(added)), err
+}
+
+func (h *Handler) AddPartitionsReq(ctx context.Context, req *hm.AddPartitionsRequest) (*hm.AddPartitionsResult_, error) {
+	if req == nil {
+		return nil, errs.Invalid("add_partitions_req: no request")
+	}
+	r, err := ref(req.DbName, req.TblName)
+	if err != nil {
+		return nil, err
+	}
+	parts := make([]*hm.Partition, len(req.Parts))
+	for i, p := range req.Parts {
+		if p == nil {
+			return nil, errs.Invalid("add_partitions_req: nil partition")
+		}
+		c := *p
+		if c.DbName == "" {
+			c.DbName = r.db
+		}
+		if c.TableName == "" {
+			c.TableName = r.tbl
+		}
+		parts[i] = &c
+	}
+	added, err := h.addPartitions(ctx, parts, req.IfNotExists)
+	if err != nil {
+		return nil, err
+	}
+	res := &hm.AddPartitionsResult_{}
+	if req.NeedResult_ {
+		res.Partitions = added
+		if res.Partitions == nil {
+			res.Partitions = []*hm.Partition{}
+		}
+	}
+	return res, nil
+}
+
+// appendPartition creates a partition from values alone, with the table's storage.
+func (h *Handler) appendPartition(ctx context.Context, r tableRef, values []string) (*hm.Partition, error) {
+	p := &hm.Partition{DbName: r.db, TableName: r.tbl, Values: values}
+	added, err := h.b.AddPartitions(ctx, r.db, r.tbl, []*hm.Partition{p}, false)
+	if err != nil {
+		return nil, err
+	}
+	return added[0], nil
+}
+
+func (h *Handler) AppendPartition(ctx context.Context, db, tbl string, values []string) (*hm.Partition, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	return h.appendPartition(ctx, r, values)
+}
+
+func (h *Handler) AppendPartitionWithEnvironmentContext(ctx context.Context, db, tbl string, values []string, _ *hm.EnvironmentContext) (*hm.Partition, error) {
+	return h.AppendPartition(ctx, db, tbl, values)
+}
+
+func (h *Handler) AppendPartitionByName(ctx context.Context, db, tbl, name string) (*hm.Partition, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := h.valuesOf(ctx, r, name)
+	if err != nil {
+		return nil, err
+	}
+	return h.appendPartition(ctx, r, vals)
+}
+
+func (h *Handler) AppendPartitionByNameWithEnvironmentContext(ctx context.Context, db, tbl, name string, _ *hm.EnvironmentContext) (*hm.Partition, error) {
+	return h.AppendPartitionByName(ctx, db, tbl, name)
+}
+
+// --- get one ---
+
+func (h *Handler) GetPartition(ctx context.Context, db, tbl string, values []string) (*hm.Partition, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.GetPartition(ctx, r.db, r.tbl, values)
+}
+
+func (h *Handler) GetPartitionWithAuth(ctx context.Context, db, tbl string, values []string, _ string, _ []string) (*hm.Partition, error) {
+	return h.GetPartition(ctx, db, tbl, values)
+}
+
+func (h *Handler) GetPartitionByName(ctx context.Context, db, tbl, name string) (*hm.Partition, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	vals, err := h.valuesOf(ctx, r, name)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.GetPartition(ctx, r.db, r.tbl, vals)
+}
+
+// --- listings ---
+
+func (h *Handler) listPartitions(ctx context.Context, db, tbl string, q PartitionQuery) ([]*hm.Partition, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.ListPartitions(ctx, r.db, r.tbl, q)
+}
+
+func (h *Handler) listPartitionNames(ctx context.Context, db, tbl string, q PartitionQuery) ([]string, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.ListPartitionNames(ctx, r.db, r.tbl, q)
+}
+
+func (h *Handler) GetPartitions(ctx context.Context, db, tbl string, max int16) ([]*hm.Partition, error) {
+	return h.listPartitions(ctx, db, tbl, PartitionQuery{Max: maxParts(max)})
+}
+
+func (h *Handler) GetPartitionsWithAuth(ctx context.Context, db, tbl string, max int16, _ string, _ []string) ([]*hm.Partition, error) {
+	return h.GetPartitions(ctx, db, tbl, max)
+}
+
+func (h *Handler) GetPartitionsPs(ctx context.Context, db, tbl string, values []string, max int16) ([]*hm.Partition, error) {
+	return h.listPartitions(ctx, db, tbl, PartitionQuery{Values: values, Max: maxParts(max)})
+}
+
+func (h *Handler) GetPartitionsPsWithAuth(ctx context.Context, db, tbl string, values []string, max int16, _ string, _ []string) ([]*hm.Partition, error) {
+	return h.GetPartitionsPs(ctx, db, tbl, values, max)
+}
+
+func (h *Handler) GetPartitionsPsWithAuthReq(ctx context.Context, req *hm.GetPartitionsPsWithAuthRequest) (*hm.GetPartitionsPsWithAuthResponse, error) {
+	if req == nil {
+		return nil, errs.Invalid("get_partitions_ps_with_auth_req: no request")
+	}
+	ps, err := h.GetPartitionsPs(ctx, req.DbName, req.TblName, req.PartVals, req.MaxParts)
+	if err != nil {
+		return nil, err
+	}
+	return &hm.GetPartitionsPsWithAuthResponse{Partitions: ps}, nil
+}
+
+func (h *Handler) GetPartitionNames(ctx context.Context, db, tbl string, max int16) ([]string, error) {
+	return h.listPartitionNames(ctx, db, tbl, PartitionQuery{Max: maxParts(max)})
+}
+
+func (h *Handler) GetPartitionNamesPs(ctx context.Context, db, tbl string, values []string, max int16) ([]string, error) {
+	return h.listPartitionNames(ctx, db, tbl, PartitionQuery{Values: values, Max: maxParts(max)})
+}
+
+func (h *Handler) GetPartitionNamesPsReq(ctx context.Context, req *hm.GetPartitionNamesPsRequest) (*hm.GetPartitionNamesPsResponse, error) {
+	if req == nil {
+		return nil, errs.Invalid("get_partition_names_ps_req: no request")
+	}
+	names, err := h.GetPartitionNamesPs(ctx, req.DbName, req.TblName, req.PartValues, req.MaxParts)
+	if err != nil {
+		return nil, err
+	}
+	return &hm.GetPartitionNamesPsResponse{Names: names}, nil
+}
+
+func (h *Handler) GetPartitionsByFilter(ctx context.Context, db, tbl, filter string, max int16) ([]*hm.Partition, error) {
+	return h.listPartitions(ctx, db, tbl, PartitionQuery{Filter: filter, Max: maxParts(max)})
+}
+
+func (h *Handler) GetNumPartitionsByFilter(ctx context.Context, db, tbl, filter string) (int32, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return 0, err
+	}
+	n, err := h.b.CountPartitions(ctx, r.db, r.tbl, PartitionQuery{Filter: filter})
+	return int32(n), err
+}
+
+func (h *Handler) GetPartitionsByNames(ctx context.Context, db, tbl string, names []string) ([]*hm.Partition, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.GetPartitionsByNames(ctx, r.db, r.tbl, names)
+}
+
+func (h *Handler) GetPartitionsByNamesReq(ctx context.Context, req *hm.GetPartitionsByNamesRequest) (*hm.GetPartitionsByNamesResult_, error) {
+	if req == nil {
+		return nil, errs.Invalid("get_partitions_by_names_req: no request")
+	}
+	ps, err := h.GetPartitionsByNames(ctx, req.DbName, req.TblName, req.Names)
+	if err != nil {
+		return nil, err
+	}
+	return &hm.GetPartitionsByNamesResult_{Partitions: ps}, nil
+}
+
+func (h *Handler) PartitionNameToVals(ctx context.Context, name string) ([]string, error) {
+	_, vals, err := hivename.ParsePartName(name)
+	return vals, err
+}
+
+func (h *Handler) PartitionNameToSpec(ctx context.Context, name string) (map[string]string, error) {
+	keys, vals, err := hivename.ParsePartName(name)
+	if err != nil {
+		return nil, err
+	}
+	spec := make(map[string]string, len(keys))
+	for i, k := range keys {
+		spec[k] = vals[i]
+	}
+	return spec, nil
+}
+
+// --- alter ---
+
+func (h *Handler) alterPartitions(ctx context.Context, db, tbl string, parts []*hm.Partition) error {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return err
+	}
+	cp := make([]*hm.Partition, len(parts))
+	for i, p := range parts {
+		if p == nil {
+			return errs.Invalid("alter_partitions: nil partition")
+		}
+		c := *p
+		c.DbName, c.TableName = r.db, r.tbl
+		cp[i] = &c
+	}
+	return h.b.AlterPartitions(ctx, r.db, r.tbl, cp)
+}
+
+func (h *Handler) AlterPartition(ctx context.Context, db, tbl string, p *hm.Partition) error {
+	return h.alterPartitions(ctx, db, tbl, []*hm.Partition{p})
+}
+
+func (h *Handler) AlterPartitionWithEnvironmentContext(ctx context.Context, db, tbl string, p *hm.Partition, _ *hm.EnvironmentContext) error {
+	return h.AlterPartition(ctx, db, tbl, p)
+}
+
+func (h *Handler) AlterPartitions(ctx context.Context, db, tbl string, parts []*hm.Partition) error {
+	return h.alterPartitions(ctx, db, tbl, parts)
+}
+
+func (h *Handler) AlterPartitionsWithEnvironmentContext(ctx context.Context, db, tbl string, parts []*hm.Partition, _ *hm.EnvironmentContext) error {
+	return h.alterPartitions(ctx, db, tbl, parts)
+}
+
+func (h *Handler) AlterPartitionsReq(ctx context.Context, req *hm.AlterPartitionsRequest) (*hm.AlterPartitionsResponse, error) {
+	if req == nil {
+		return nil, errs.Invalid("alter_partitions_req: no request")
+	}
+	if err := h.alterPartitions(ctx, req.DbName, req.TableName, req.Partitions); err != nil {
+		return nil, err
+	}
+	return &hm.AlterPartitionsResponse{}, nil
+}
+
+// RenamePartition with no old values is alter_partition, as in Hive.
+func (h *Handler) RenamePartition(ctx context.Context, db, tbl string, values []string, p *hm.Partition) error {
+	if len(values) == 0 {
+		return h.AlterPartition(ctx, db, tbl, p)
+	}
+	r, err := ref(db, tbl)
+	if err != nil {
+		return err
+	}
+	if p == nil {
+		return errs.Invalid("rename_partition: no partition given")
+	}
+	c := *p
+	c.DbName, c.TableName = r.db, r.tbl
+	return h.b.RenamePartition(ctx, r.db, r.tbl, values, &c)
+}
+
+// --- drop ---
+
+func (h *Handler) DropPartition(ctx context.Context, db, tbl string, values []string, deleteData bool) (bool, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return false, err
+	}
+	if _, err := h.b.DropPartition(ctx, r.db, r.tbl, values, deleteData); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (h *Handler) DropPartitionWithEnvironmentContext(ctx context.Context, db, tbl string, values []string, deleteData bool, _ *hm.EnvironmentContext) (bool, error) {
+	return h.DropPartition(ctx, db, tbl, values, deleteData)
+}
+
+func (h *Handler) DropPartitionByName(ctx context.Context, db, tbl, name string, deleteData bool) (bool, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return false, err
+	}
+	vals, err := h.valuesOf(ctx, r, name)
+	if err != nil {
+		return false, err
+	}
+	if _, err := h.b.DropPartition(ctx, r.db, r.tbl, vals, deleteData); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+func (h *Handler) DropPartitionByNameWithEnvironmentContext(ctx context.Context, db, tbl, name string, deleteData bool, _ *hm.EnvironmentContext) (bool, error) {
+	return h.DropPartitionByName(ctx, db, tbl, name, deleteData)
+}
+
+// DropPartitionsReq drops partitions named in the request. Hive's serialized-expression form is
+// refused: it carries Java-serialized Hive expression objects no other implementation can read.
+func (h *Handler) DropPartitionsReq(ctx context.Context, req *hm.DropPartitionsRequest) (*hm.DropPartitionsResult_, error) {
+	if req == nil || req.Parts == nil {
+		return nil, errs.Invalid("drop_partitions_req: no partitions given")
+	}
+	if len(req.Parts.Exprs) > 0 {
+		return nil, errs.Unsupported("drop_partitions_req with expressions is not supported: name the partitions")
+	}
+	r, err := ref(req.DbName, req.TblName)
+	if err != nil {
+		return nil, err
+	}
+	deleteData := req.DeleteData == nil || *req.DeleteData
+	var dropped []*hm.Partition
+	for _, name := range req.Parts.Names {
+		vals, err := h.valuesOf(ctx, r, name)
+		if err != nil {
+			return nil, err
+		}
+		p, err := h.b.DropPartition(ctx, r.db, r.tbl, vals, deleteData)
+		if errs.KindOf(err) == errs.KindNotFound && req.IfExists {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		dropped = append(dropped, p)
+	}
+	res := &hm.DropPartitionsResult_{}
+	if req.NeedResult_ {
+		res.Partitions = dropped
+	}
+	return res, nil
+}

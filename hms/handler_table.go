@@ -1,0 +1,296 @@
+package hms
+
+import (
+	"context"
+	"strings"
+
+	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/hms/hivename"
+	"github.com/propolis/propolis/internal/errs"
+)
+
+// --- create ---
+
+func (h *Handler) CreateTable(ctx context.Context, t *hm.Table) error {
+	return h.createTable(ctx, t)
+}
+
+func (h *Handler) CreateTableWithEnvironmentContext(ctx context.Context, t *hm.Table, _ *hm.EnvironmentContext) error {
+	return h.createTable(ctx, t)
+}
+
+// CreateTableReq accepts the table; constraints in the request are not stored (Propolis does
+// not model constraints, and reports none).
+func (h *Handler) CreateTableReq(ctx context.Context, req *hm.CreateTableRequest) error {
+	if req == nil {
+		return errs.Invalid("create_table_req: no request")
+	}
+	return h.createTable(ctx, req.Table)
+}
+
+func (h *Handler) createTable(ctx context.Context, t *hm.Table) error {
+	if t == nil {
+		return errs.Invalid("create_table: no table given")
+	}
+	db, err := dbName(t.DbName)
+	if err != nil {
+		return err
+	}
+	c := *t
+	c.DbName, c.TableName = db, tableName(t.TableName)
+	return h.b.CreateTable(ctx, &c)
+}
+
+// --- get ---
+
+func (h *Handler) GetTable(ctx context.Context, db, name string) (*hm.Table, error) {
+	d, err := dbName(db)
+	if err != nil {
+		return nil, err
+	}
+	return h.b.GetTable(ctx, d, tableName(name))
+}
+
+func (h *Handler) GetTableReq(ctx context.Context, req *hm.GetTableRequest) (*hm.GetTableResult_, error) {
+	if req == nil {
+		return nil, errs.Invalid("get_table_req: no request")
+	}
+	t, err := h.GetTable(ctx, req.DbName, req.TblName)
+	if err != nil {
+		return nil, err
+	}
+	return &hm.GetTableResult_{Table: t}, nil
+}
+
+func (h *Handler) GetTableObjectsByName(ctx context.Context, db string, names []string) ([]*hm.Table, error) {
+	d, err := dbName(db)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := h.b.GetDatabase(ctx, d); err != nil {
+		return nil, err
+	}
+	lower := make([]string, len(names))
+	for i, n := range names {
+		lower[i] = tableName(n)
+	}
+	return h.b.GetTables(ctx, d, lower)
+}
+
+func (h *Handler) GetTableObjectsByNameReq(ctx context.Context, req *hm.GetTablesRequest) (*hm.GetTablesResult_, error) {
+	if req == nil {
+		return nil, errs.Invalid("get_table_objects_by_name_req: no request")
+	}
+	ts, err := h.GetTableObjectsByName(ctx, req.DbName, req.TblNames)
+	if err != nil {
+		return nil, err
+	}
+	return &hm.GetTablesResult_{Tables: ts}, nil
+}
+
+// --- listings ---
+
+func (h *Handler) listTables(ctx context.Context, db, pattern, typ string) ([]string, error) {
+	d, err := dbName(db)
+	if err != nil {
+		return nil, err
+	}
+	infos, err := h.b.ListTables(ctx, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(infos))
+	for _, ti := range infos {
+		if typ != "" && !strings.EqualFold(ti.Type, typ) {
+			continue
+		}
+		if hivename.MatchPattern(pattern, ti.Name) {
+			out = append(out, ti.Name)
+		}
+	}
+	return out, nil
+}
+
+func (h *Handler) GetAllTables(ctx context.Context, db string) ([]string, error) {
+	return h.listTables(ctx, db, "", "")
+}
+
+func (h *Handler) GetTables(ctx context.Context, db, pattern string) ([]string, error) {
+	return h.listTables(ctx, db, pattern, "")
+}
+
+func (h *Handler) GetTablesByType(ctx context.Context, db, pattern, typ string) ([]string, error) {
+	return h.listTables(ctx, db, pattern, typ)
+}
+
+func (h *Handler) GetTableMeta(ctx context.Context, dbPatterns, tblPatterns string, types []string) ([]*hm.TableMeta, error) {
+	dp, err := dbName(dbPatterns)
+	if err != nil {
+		return nil, err
+	}
+	dbs, err := h.b.ListDatabases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	wanted := map[string]bool{}
+	for _, t := range types {
+		wanted[strings.ToUpper(t)] = true
+	}
+	var out []*hm.TableMeta
+	for _, d := range matching(dbs, dp) {
+		infos, err := h.b.ListTables(ctx, d)
+		if errs.KindOf(err) == errs.KindNotFound {
+			continue // dropped while we listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, ti := range infos {
+			if len(wanted) > 0 && !wanted[strings.ToUpper(ti.Type)] {
+				continue
+			}
+			if !hivename.MatchPattern(tblPatterns, ti.Name) {
+				continue
+			}
+			m := &hm.TableMeta{DbName: d, TableName: ti.Name, TableType: ti.Type, CatName: strPtr(catalogName)}
+			if ti.Comment != "" {
+				m.Comments = strPtr(ti.Comment)
+			}
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+func strPtr(s string) *string { return &s }
+
+// --- schema ---
+
+func (h *Handler) GetFields(ctx context.Context, db, name string) ([]*hm.FieldSchema, error) {
+	t, err := h.GetTable(ctx, db, name)
+	if err != nil {
+		return nil, err
+	}
+	if t.Sd == nil {
+		return nil, nil
+	}
+	return t.Sd.Cols, nil
+}
+
+func (h *Handler) GetFieldsWithEnvironmentContext(ctx context.Context, db, name string, _ *hm.EnvironmentContext) ([]*hm.FieldSchema, error) {
+	return h.GetFields(ctx, db, name)
+}
+
+// GetSchema is get_fields plus the partition keys, in Hive's order.
+func (h *Handler) GetSchema(ctx context.Context, db, name string) ([]*hm.FieldSchema, error) {
+	t, err := h.GetTable(ctx, db, name)
+	if err != nil {
+		return nil, err
+	}
+	var out []*hm.FieldSchema
+	if t.Sd != nil {
+		out = append(out, t.Sd.Cols...)
+	}
+	return append(out, t.PartitionKeys...), nil
+}
+
+func (h *Handler) GetSchemaWithEnvironmentContext(ctx context.Context, db, name string, _ *hm.EnvironmentContext) ([]*hm.FieldSchema, error) {
+	return h.GetSchema(ctx, db, name)
+}
+
+// --- alter ---
+
+func (h *Handler) AlterTable(ctx context.Context, db, name string, t *hm.Table) error {
+	return h.alterTable(ctx, db, name, t, false)
+}
+
+func (h *Handler) AlterTableWithEnvironmentContext(ctx context.Context, db, name string, t *hm.Table, env *hm.EnvironmentContext) error {
+	return h.alterTable(ctx, db, name, t, cascade(env))
+}
+
+func (h *Handler) AlterTableWithCascade(ctx context.Context, db, name string, t *hm.Table, cascade bool) error {
+	return h.alterTable(ctx, db, name, t, cascade)
+}
+
+func (h *Handler) AlterTableReq(ctx context.Context, req *hm.AlterTableRequest) (*hm.AlterTableResponse, error) {
+	if req == nil {
+		return nil, errs.Invalid("alter_table_req: no request")
+	}
+	if err := h.alterTable(ctx, req.DbName, req.TableName, req.Table, cascade(req.EnvironmentContext)); err != nil {
+		return nil, err
+	}
+	return &hm.AlterTableResponse{}, nil
+}
+
+// cascade reads Hive's StatsSetupConst.CASCADE flag from an environment context.
+func cascade(env *hm.EnvironmentContext) bool {
+	return env != nil && strings.EqualFold(env.Properties["CASCADE"], "true")
+}
+
+func (h *Handler) alterTable(ctx context.Context, db, name string, t *hm.Table, cascade bool) error {
+	if t == nil {
+		return errs.Invalid("alter_table: no table given")
+	}
+	d, err := dbName(db)
+	if err != nil {
+		return err
+	}
+	nd, err := dbName(t.DbName)
+	if err != nil {
+		return err
+	}
+	c := *t
+	c.DbName, c.TableName = nd, tableName(t.TableName)
+	if c.DbName == "" {
+		c.DbName = d
+	}
+	if c.TableName == "" {
+		c.TableName = tableName(name)
+	}
+	return h.b.AlterTable(ctx, d, tableName(name), &c, cascade)
+}
+
+// --- drop ---
+
+func (h *Handler) DropTable(ctx context.Context, db, name string, deleteData bool) error {
+	d, err := dbName(db)
+	if err != nil {
+		return err
+	}
+	return h.b.DropTable(ctx, d, tableName(name), deleteData)
+}
+
+func (h *Handler) DropTableWithEnvironmentContext(ctx context.Context, db, name string, deleteData bool, _ *hm.EnvironmentContext) error {
+	return h.DropTable(ctx, db, name, deleteData)
+}
+
+// --- constraints: Propolis stores none, and says so consistently. ---
+
+func (h *Handler) GetPrimaryKeys(ctx context.Context, req *hm.PrimaryKeysRequest) (*hm.PrimaryKeysResponse, error) {
+	return &hm.PrimaryKeysResponse{PrimaryKeys: []*hm.SQLPrimaryKey{}}, nil
+}
+
+func (h *Handler) GetForeignKeys(ctx context.Context, req *hm.ForeignKeysRequest) (*hm.ForeignKeysResponse, error) {
+	return &hm.ForeignKeysResponse{ForeignKeys: []*hm.SQLForeignKey{}}, nil
+}
+
+func (h *Handler) GetUniqueConstraints(ctx context.Context, req *hm.UniqueConstraintsRequest) (*hm.UniqueConstraintsResponse, error) {
+	return &hm.UniqueConstraintsResponse{UniqueConstraints: []*hm.SQLUniqueConstraint{}}, nil
+}
+
+func (h *Handler) GetNotNullConstraints(ctx context.Context, req *hm.NotNullConstraintsRequest) (*hm.NotNullConstraintsResponse, error) {
+	return &hm.NotNullConstraintsResponse{NotNullConstraints: []*hm.SQLNotNullConstraint{}}, nil
+}
+
+func (h *Handler) GetDefaultConstraints(ctx context.Context, req *hm.DefaultConstraintsRequest) (*hm.DefaultConstraintsResponse, error) {
+	return &hm.DefaultConstraintsResponse{DefaultConstraints: []*hm.SQLDefaultConstraint{}}, nil
+}
+
+func (h *Handler) GetCheckConstraints(ctx context.Context, req *hm.CheckConstraintsRequest) (*hm.CheckConstraintsResponse, error) {
+	return &hm.CheckConstraintsResponse{CheckConstraints: []*hm.SQLCheckConstraint{}}, nil
+}
+
+func (h *Handler) GetAllTableConstraints(ctx context.Context, req *hm.AllTableConstraintsRequest) (*hm.AllTableConstraintsResponse, error) {
+	return &hm.AllTableConstraintsResponse{AllTableConstraints: &hm.SQLAllTableConstraints{}}, nil
+}

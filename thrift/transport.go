@@ -1,0 +1,106 @@
+package thrift
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+
+	athrift "github.com/apache/thrift/lib/go/thrift"
+)
+
+// ErrMessageTooLarge is returned when a client sends more than the configured number of bytes
+// in one message. The stream cannot be resynchronised after that, so the connection closes.
+var ErrMessageTooLarge = errors.New("thrift message exceeds the size limit")
+
+// connTransport is the base transport over one connection: buffered reads and writes, with a
+// byte budget per message so a client cannot make us read (and allocate) without bound.
+type connTransport struct {
+	conn      net.Conn
+	r         *bufio.Reader
+	w         *bufio.Writer
+	limit     int64
+	remaining int64
+	closed    bool
+}
+
+var _ athrift.TTransport = (*connTransport)(nil)
+
+func newConnTransport(c net.Conn, limit int64) *connTransport {
+	return &connTransport{
+		conn:      c,
+		r:         bufio.NewReaderSize(c, 64<<10),
+		w:         bufio.NewWriterSize(c, 64<<10),
+		limit:     limit,
+		remaining: limit,
+	}
+}
+
+// startMessage resets the per-message budget.
+func (t *connTransport) startMessage() { t.remaining = t.limit }
+
+func (t *connTransport) Read(p []byte) (int, error) {
+	if t.remaining <= 0 {
+		return 0, fmt.Errorf("%w (%d bytes)", ErrMessageTooLarge, t.limit)
+	}
+	if int64(len(p)) > t.remaining {
+		p = p[:t.remaining]
+	}
+	n, err := t.r.Read(p)
+	t.remaining -= int64(n)
+	return n, err
+}
+
+func (t *connTransport) Write(p []byte) (int, error)     { return t.w.Write(p) }
+func (t *connTransport) Flush(ctx context.Context) error { return t.w.Flush() }
+func (t *connTransport) RemainingBytes() uint64          { return ^uint64(0) }
+func (t *connTransport) IsOpen() bool                    { return !t.closed }
+func (t *connTransport) Open() error                     { return nil }
+func (t *connTransport) Close() error {
+	t.closed = true
+	return t.conn.Close()
+}
+
+// Kinds of stream a client can open with, told apart by their first bytes.
+const (
+	kindBuffered = "buffered"
+	kindFramed   = "framed"
+)
+
+// sniff decides the transport from the first bytes without consuming them. A strict binary
+// message starts with the version word 0x8001; a framed one with a 4-byte length followed by
+// that word. Anything else (SASL negotiation, compact protocol, HTTP) is refused by name.
+func sniff(r *bufio.Reader, maxFrame int64) (string, error) {
+	b, err := r.Peek(1)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case b[0] == 0x80:
+		return kindBuffered, nil
+	case b[0] == 0x82:
+		return "", errors.New("compact protocol is not supported: use the binary protocol")
+	case b[0] == 0x01 || b[0] == 0x02:
+		// A SASL START (1) or OK (2) status byte, as sent by TSaslClientTransport.
+		if h, err := r.Peek(5); err == nil && h[1] == 0 && h[2] == 0 {
+			return "", errors.New("SASL transport is not enabled on this listener")
+		}
+	case b[0] == 'G' || b[0] == 'P' || b[0] == 'H':
+		if h, err := r.Peek(4); err == nil && (string(h) == "GET " || string(h) == "POST" || string(h) == "HEAD") {
+			return "", errors.New("HTTP request on a Thrift port")
+		}
+	}
+	h, err := r.Peek(5)
+	if err != nil {
+		return "", err
+	}
+	size := int64(uint32(h[0])<<24 | uint32(h[1])<<16 | uint32(h[2])<<8 | uint32(h[3]))
+	if h[4] != 0x80 {
+		return "", fmt.Errorf("unrecognized stream (first bytes % x): expected Thrift binary protocol, buffered or framed", h)
+	}
+	if size > maxFrame {
+		return "", fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMessageTooLarge, size, maxFrame)
+	}
+	return kindFramed, nil
+}
