@@ -162,7 +162,7 @@ func (s *Store) preparePart(ctx context.Context, t *hm.Table, in *hm.Partition) 
 		return nil, "", err
 	}
 	p.DbName, p.TableName = t.DbName, t.TableName
-	if p.Sd == nil {
+	if in.Sd == nil { // the clone has an empty one
 		if p.Sd, err = clone(ctx, t.Sd); err != nil {
 			return nil, "", err
 		}
@@ -429,7 +429,7 @@ func (s *Store) mergePart(ctx context.Context, t *hm.Table, old, in *hm.Partitio
 		return nil, err
 	}
 	p.DbName, p.TableName = t.DbName, t.TableName
-	if p.Sd == nil {
+	if in.Sd == nil { // the clone has an empty one
 		p.Sd = old.Sd
 	}
 	if p.Sd != nil && p.Sd.Location == "" && old.Sd != nil {

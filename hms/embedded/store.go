@@ -151,9 +151,6 @@ func mysqlDSN(dsn string) (string, error) {
 	}
 	c.Params["charset"] = "utf8mb4"
 	c.Collation = "utf8mb4_bin"
-	// READ COMMITTED: after taking a mutex row, plain reads must see what the previous
-	// holder committed, not a snapshot from before the wait.
-	c.Params["transaction_isolation"] = "'READ-COMMITTED'"
 	return c.FormatDSN(), nil
 }
 
@@ -184,7 +181,13 @@ func (s *Store) write(ctx context.Context, mutex string, fn func(tx *sql.Tx) err
 }
 
 func (s *Store) writeOnce(ctx context.Context, mutex string, fn func(tx *sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+	var opts *sql.TxOptions
+	if s.d.forUpdat != "" {
+		// READ COMMITTED: after waiting for the mutex row, plain reads must see what the
+		// previous holder committed, not a snapshot from before the wait.
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return s.storeErr(err)
 	}

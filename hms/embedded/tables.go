@@ -149,9 +149,21 @@ func (s *Store) stampDDL(params map[string]string) map[string]string {
 	return params
 }
 
-func (s *Store) CreateTable(ctx context.Context, in *hm.Table) error {
+// checkTableArg rejects what clone would paper over: Thrift decoding turns a missing
+// storage descriptor into an empty one.
+func checkTableArg(in *hm.Table) error {
 	if in == nil {
 		return errs.Invalid("table is missing")
+	}
+	if in.Sd == nil && in.TableType != virtualView {
+		return errs.Invalid("table %s.%s has no storage descriptor", in.DbName, in.TableName)
+	}
+	return nil
+}
+
+func (s *Store) CreateTable(ctx context.Context, in *hm.Table) error {
+	if err := checkTableArg(in); err != nil {
+		return err
 	}
 	t, err := clone(ctx, in)
 	if err != nil {
@@ -217,8 +229,8 @@ func (s *Store) putTable(ctx context.Context, tx *sql.Tx, id int64, t *hm.Table,
 }
 
 func (s *Store) AlterTable(ctx context.Context, db, name string, in *hm.Table, cascade bool) error {
-	if in == nil {
-		return errs.Invalid("table is missing")
+	if err := checkTableArg(in); err != nil {
+		return err
 	}
 	db, name = norm(db), norm(name)
 	t, err := clone(ctx, in)
