@@ -59,6 +59,9 @@ func ToThrift(err error, declared excSet) error {
 			return &hm.UnknownDBException{Message: msg}
 		case declared&excInvalidObjectException != 0:
 			return &hm.InvalidObjectException{Message: msg}
+		case declared&excInvalidOperationException != 0:
+			// Hive's alter calls: "alter is not possible: table does not exist".
+			return &hm.InvalidOperationException{Message: msg}
 		}
 	case errs.KindExists:
 		if declared&excAlreadyExistsException != 0 {

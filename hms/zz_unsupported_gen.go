@@ -5,7 +5,6 @@ package hms
 import (
 	"context"
 
-	"github.com/beltran/gohive/gohivemeta/fb303"
 	hm "github.com/beltran/gohive/hive_metastore"
 )
 

@@ -320,8 +320,6 @@ func intercept(ms []method) []byte {
 
 func unsupported(ms []method, implemented map[string]bool) []byte {
 	var b bytes.Buffer
-	b.WriteString(header)
-	b.WriteString("package hms\n\nimport (\n\t\"context\"\n\n\thm \"github.com/beltran/gohive/hive_metastore\"\n\t\"github.com/beltran/gohive/gohivemeta/fb303\"\n)\n\n")
 	b.WriteString("// unimplemented lists, by Thrift name, the methods Handler leaves to the generated\n// fallbacks below; the processor leaves them out so clients see UNKNOWN_METHOD.\nvar unimplemented = []string{\n")
 	for _, m := range ms {
 		if !implemented[m.goName] {
@@ -336,7 +334,11 @@ func unsupported(ms []method, implemented map[string]bool) []byte {
 		fmt.Fprintf(&b, "func (h *Handler) %s {\n", signature(m))
 		fmt.Fprintf(&b, "\terr = unsupportedMethod(%q)\n\treturn %s\n}\n\n", m.thriftName, resultNames(m))
 	}
-	return b.Bytes()
+	imports := "\t\"context\"\n\n\thm \"github.com/beltran/gohive/hive_metastore\"\n"
+	if bytes.Contains(b.Bytes(), []byte("fb303.")) {
+		imports += "\t\"github.com/beltran/gohive/gohivemeta/fb303\"\n"
+	}
+	return append([]byte(header+"package hms\n\nimport (\n"+imports+")\n\n"), b.Bytes()...)
 }
 
 func write(name string, src []byte) {
