@@ -150,6 +150,7 @@ func (s *Store) DropDatabase(ctx context.Context, name string, deleteData, casca
 	}
 	var dirs []string
 	err := s.write(ctx, mutexCatalog, func(tx *sql.Tx) error {
+		dirs = nil
 		db, err := s.getDB(ctx, tx, name)
 		if err != nil {
 			return err
