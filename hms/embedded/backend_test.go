@@ -65,6 +65,15 @@ func TestReopenIsIdempotent(t *testing.T) {
 			if v != schemaVersion {
 				t.Fatalf("schema version = %d", v)
 			}
+			if b.name == "sqlite" {
+				var mode string
+				var sync int
+				must(t, s2.db.QueryRowContext(ctx, `PRAGMA journal_mode`).Scan(&mode))
+				must(t, s2.db.QueryRowContext(ctx, `PRAGMA synchronous`).Scan(&sync))
+				if mode != "wal" || sync != 2 {
+					t.Fatalf("journal_mode=%s synchronous=%d, want wal and 2 (FULL)", mode, sync)
+				}
+			}
 		})
 	}
 }
