@@ -30,6 +30,8 @@
 //     is what Hive does with hive.metastore.integral.jdo.pushdown enabled (without it Hive
 //     refuses the filter).
 //
+// The empty filter matches every partition, as Hive's EMPTY_TREE does.
+//
 // Extensions over Hive's grammar: a general NOT prefix, `k IN (...)` without the parentheses
 // Hive requires around k, `k NOT LIKE p`, any number of structs in a multi-column IN, the
 // keywords DATE and TIMESTAMP usable as key names where no literal follows, and backslash

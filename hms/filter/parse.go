@@ -30,7 +30,11 @@ const maxLikePattern = 1024
 const maxDepth = 500
 
 // Parse parses a partition filter. Errors are errs.Invalid and name the offset of the problem.
+// The empty filter matches every partition, as in Hive (ExpressionTree.EMPTY_TREE).
 func Parse(s string) (Expr, error) {
+	if s == "" {
+		return &filterExpr{}, nil
+	}
 	toks, err := lex(s)
 	if err == nil {
 		p := &parser{toks: toks}
@@ -71,6 +75,9 @@ func Keys(e Expr) []string {
 	if !ok {
 		return nil
 	}
+	if f.root == nil {
+		return nil
+	}
 	var out []string
 	seen := map[string]bool{}
 	f.root.keys(func(k string) {
@@ -82,9 +89,13 @@ func Keys(e Expr) []string {
 	return out
 }
 
+// filterExpr is a parsed filter; a nil root is the empty filter.
 type filterExpr struct{ root node }
 
 func (f *filterExpr) String() string {
+	if f.root == nil {
+		return ""
+	}
 	var b strings.Builder
 	f.root.write(&b)
 	return b.String()
@@ -93,6 +104,9 @@ func (f *filterExpr) String() string {
 func (f *filterExpr) Eval(keys []*hm.FieldSchema, values []string) (bool, error) {
 	if len(keys) != len(values) {
 		return false, errs.Invalid("invalid partition filter evaluation: %d partition keys but %d values", len(keys), len(values))
+	}
+	if f.root == nil {
+		return true, nil
 	}
 	r := &row{keys: keys, values: values}
 	if err := f.root.check(r); err != nil {

@@ -94,7 +94,7 @@ func TestParseErrorMessage(t *testing.T) {
 		in, want string
 	}{
 		{"x = ", `invalid partition filter "x = ": expected a value at offset 4`},
-		{"", `invalid partition filter "": expected a condition at offset 0`},
+		{" ", `invalid partition filter " ": expected a condition at offset 1`},
 		{"ds = 'a' ds", `invalid partition filter "ds = 'a' ds": unexpected "ds" at offset 9`},
 	}
 	for _, tt := range tests {
@@ -122,6 +122,17 @@ func TestDeepNesting(t *testing.T) {
 	ok := strings.Repeat("(", 100) + "a = 1" + strings.Repeat(")", 100)
 	if _, err := Parse(ok); err != nil {
 		t.Errorf("Parse(100 levels): %v", err)
+	}
+}
+
+func TestEmptyFilterMatchesAll(t *testing.T) {
+	e, err := Parse("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok, err := e.Eval(nil, nil)
+	if !ok || err != nil || e.String() != "" || Keys(e) != nil {
+		t.Errorf("empty filter: Eval = %v, %v; String %q; Keys %v", ok, err, e.String(), Keys(e))
 	}
 }
 
