@@ -235,7 +235,8 @@ func (c *Config) Validate() error {
 	if c.Admin.Listen != "" {
 		if err := checkAddress(c.Admin.Listen); err != nil {
 			add("admin.listen", "%v", err)
-		} else if c.Admin.Listen == c.Listen {
+		} else if c.Admin.Listen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
+			// Port 0 asks the kernel for a free port, so two :0 addresses never collide.
 			add("admin.listen", "must differ from listen (%s)", c.Listen)
 		}
 	}
