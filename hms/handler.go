@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	hm "github.com/beltran/gohive/hive_metastore"
 	"github.com/beltran/gohive/gohivemeta/fb303"
+	hm "github.com/beltran/gohive/hive_metastore"
 
 	"github.com/propolis/propolis/internal/errs"
 	pthrift "github.com/propolis/propolis/thrift"
