@@ -12,6 +12,7 @@ package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"go/ast"
 	"go/format"
@@ -48,9 +49,11 @@ func main() {
 	methods = append(methods, parseService(hmFile, "hm", "ThriftHiveMetastore")...)
 	sort.Slice(methods, func(i, j int) bool { return methods[i].goName < methods[j].goName })
 
+	out := flag.String("out", ".", "directory to write the generated files to")
+	flag.Parse()
 	implemented := handlerMethods(".")
-	write("zz_intercept_gen.go", intercept(methods))
-	write("zz_unsupported_gen.go", unsupported(methods, implemented))
+	write(filepath.Join(*out, "zz_intercept_gen.go"), intercept(methods))
+	write(filepath.Join(*out, "zz_unsupported_gen.go"), unsupported(methods, implemented))
 }
 
 func moduleDir(mod string) string {
