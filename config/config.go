@@ -31,6 +31,8 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Locks     Locks     `yaml:"locks"`
 	Metastore Metastore `yaml:"metastore"`
+	// Federation adds upstream Hive Metastores and Glue catalogs next to the embedded one.
+	Federation Federation `yaml:"federation"`
 
 	// source names the file the config came from, for error messages.
 	source string
@@ -198,6 +200,7 @@ func (c *Config) ApplyDefaults() error {
 	}
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
+	c.Federation.applyDefaults()
 	return nil
 }
 
@@ -303,6 +306,7 @@ func (c *Config) Validate() error {
 			add("metastore.config_values", "keys must not be empty")
 		}
 	}
+	c.Federation.validate(add)
 	return errors.Join(problems...)
 }
 

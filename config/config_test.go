@@ -59,6 +59,11 @@ func TestGood(t *testing.T) {
 			}
 			again.source = c.source
 			again.Store.DSN = c.Store.DSN // the printed DSN hides a MySQL password
+			for i := range again.Federation.Backends { // and Glue secrets are hidden too
+				if i < len(c.Federation.Backends) {
+					again.Federation.Backends[i].Glue.SecretAccessKey = c.Federation.Backends[i].Glue.SecretAccessKey
+				}
+			}
 			if !reflect.DeepEqual(normalize(c), normalize(again)) {
 				t.Errorf("resolved config loads differently:\n%+v\n%+v", c, again)
 			}

@@ -74,17 +74,26 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		d.fail(n, path, "%s must be a mapping of keys to values, not %s", what, describe(n))
 		return
 	}
-	fields := map[string]int{}
+	fields := map[string][]int{}
 	var known []string
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
-		if tag == "" || tag == "-" || !t.Field(i).IsExported() {
-			continue
+	var collect func(t reflect.Type, index []int)
+	collect = func(t reflect.Type, index []int) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			parts := strings.Split(f.Tag.Get("yaml"), ",")
+			at := append(append([]int(nil), index...), i)
+			if len(parts) > 1 && parts[1] == "inline" && f.Type.Kind() == reflect.Struct {
+				collect(f.Type, at) // an inline struct's keys sit at this level
+				continue
+			}
+			if parts[0] == "" || parts[0] == "-" || !f.IsExported() {
+				continue
+			}
+			fields[parts[0]] = at
+			known = append(known, parts[0])
 		}
-		fields[tag] = i
-		known = append(known, tag)
 	}
+	collect(v.Type(), nil)
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -113,7 +122,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			d.fail(k, fieldPath, "%s", msg)
 			continue
 		}
-		d.value(val, v.Field(idx), t.Field(idx), fieldPath)
+		d.value(val, v.FieldByIndex(idx), v.Type().FieldByIndex(idx), fieldPath)
 	}
 }
 
@@ -188,6 +197,9 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, f reflect.StructField, pa
 			d.fail(n, path, "must be a mapping of names to strings, not %s", describe(n))
 			return
 		}
+		if len(n.Content) == 0 {
+			return // an empty mapping keeps the default
+		}
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := resolveAlias(n.Content[i]), resolveAlias(n.Content[i+1])
@@ -202,6 +214,19 @@ func (d *decoder) value(n *yaml.Node, v reflect.Value, f reflect.StructField, pa
 			m.SetMapIndex(reflect.ValueOf(k.Value), reflect.ValueOf(val.Value))
 		}
 		v.Set(m)
+	case v.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.fail(n, path, "must be a list, not %s", describe(n))
+			return
+		}
+		if len(n.Content) == 0 {
+			return // an empty list is no list: keep the default
+		}
+		sl := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			d.value(item, sl.Index(i), f, fmt.Sprintf("%s[%d]", path, i))
+		}
+		v.Set(sl)
 	default:
 		// A field type this decoder does not know is a programming error, caught by tests.
 		d.fail(n, path, "cannot decode into %s", v.Type())
