@@ -58,7 +58,7 @@ func TestGood(t *testing.T) {
 				t.Fatalf("resolved config does not load: %v\n%s", err, out)
 			}
 			again.source = c.source
-			again.Store.DSN = c.Store.DSN // the printed DSN hides a MySQL password
+			again.Store.DSN = c.Store.DSN              // the printed DSN hides a MySQL password
 			for i := range again.Federation.Backends { // and Glue secrets are hidden too
 				if i < len(c.Federation.Backends) {
 					again.Federation.Backends[i].Glue.SecretAccessKey = c.Federation.Backends[i].Glue.SecretAccessKey
