@@ -377,6 +377,16 @@ func (l *lineLogger) String() string { l.mu.Lock(); defer l.mu.Unlock(); return 
 // the output's tail when it exits non-zero or runs past timeout.
 func runScript(t *testing.T, timeout time.Duration, env []string, dir, name string, args ...string) string {
 	t.Helper()
+	out, err := tryScript(t, timeout, env, dir, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// tryScript is runScript that returns the failure instead of failing the test.
+func tryScript(t *testing.T, timeout time.Duration, env []string, dir, name string, args ...string) (string, error) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -389,14 +399,14 @@ func runScript(t *testing.T, timeout time.Duration, env []string, dir, name stri
 	start := time.Now()
 	err := cmd.Run()
 	if ctx.Err() != nil {
-		t.Fatalf("%s %s: timed out after %s", filepath.Base(name), strings.Join(args, " "), timeout)
+		return out.String(), fmt.Errorf("%s %s: timed out after %s", filepath.Base(name), strings.Join(args, " "), timeout)
 	}
 	if err != nil {
-		t.Fatalf("%s %s: %v after %s (its output is above; last lines:)\n%s", filepath.Base(name),
+		return out.String(), fmt.Errorf("%s %s: %v after %s (its output is above; last lines:)\n%s", filepath.Base(name),
 			strings.Join(args, " "), err, time.Since(start).Round(time.Millisecond), tail(out.String(), 30))
 	}
 	t.Logf("%s %s: ok in %s", filepath.Base(name), firstArg(args), time.Since(start).Round(time.Millisecond))
-	return out.String()
+	return out.String(), nil
 }
 
 func firstArg(a []string) string {

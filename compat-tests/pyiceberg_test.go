@@ -16,8 +16,15 @@ func TestPyIceberg(t *testing.T) {
 	dir := t.TempDir()
 	script := filepath.Join(repoRoot, "compat-tests", "pyiceberg_test.py")
 	before := p.Metrics(t)
+	ok := false
+	defer func() {
+		if !ok {
+			reportCalls(t, "PyIceberg (failed)", p.Metrics(t).Sub(before))
+		}
+	}()
 	out := runScript(t, 15*time.Minute, []string{"PYTHONUNBUFFERED=1", "PYTHONDONTWRITEBYTECODE=1"}, dir, py, script,
 		"--metastore", p.URI(), "--warehouse", "file://"+filepath.Join(dir, "warehouse"))
+	ok = true
 	d := p.Metrics(t).Sub(before)
 	t.Logf("ENGINE: PyIceberg %s (pyarrow %s), HiveCatalog", markerValue(out, "PYICEBERG_VERSION"), markerValue(out, "PYARROW_VERSION"))
 	reportCalls(t, "PyIceberg", d)

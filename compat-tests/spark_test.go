@@ -28,19 +28,25 @@ func TestSpark(t *testing.T) {
 		"PYTHONDONTWRITEBYTECODE=1",
 	}
 	total := p.Metrics(t)
+	defer func() {
+		if !p.external {
+			t.Logf("all metastore calls made by Spark (both phases):\n%s", p.Metrics(t).Sub(total))
+		}
+	}()
 	for _, phase := range []string{"write", "verify"} {
 		before := p.Metrics(t)
-		out := runScript(t, 10*time.Minute, env, dir, py, script, phase, "--metastore", p.URI(), "--warehouse", warehouse)
+		// Both phases run even when the first fails, so one run shows every problem.
+		out, err := tryScript(t, 10*time.Minute, env, dir, py, script, phase, "--metastore", p.URI(), "--warehouse", warehouse)
 		d := p.Metrics(t).Sub(before)
 		t.Logf("ENGINE: Spark %s (Hive metastore client %s), phase %s", markerValue(out, "SPARK_VERSION"),
 			markerValue(out, "HIVE_METASTORE_CLIENT"), phase)
 		reportCalls(t, "Spark ("+phase+")", d)
+		if err != nil {
+			t.Errorf("Spark phase %s failed: %v", phase, err)
+		}
 		if phase == "write" && !p.external && d.OK("get_partitions_by_filter") == 0 {
 			t.Errorf("Spark's partition-pruned queries made no successful get_partitions_by_filter call: " +
 				"pruning did not happen in the metastore")
 		}
-	}
-	if !p.external {
-		t.Logf("all metastore calls made by Spark (both phases):\n%s", p.Metrics(t).Sub(total))
 	}
 }
