@@ -25,6 +25,7 @@ import (
 	"github.com/propolis/propolis/config"
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/hms/embedded"
+	"github.com/propolis/propolis/hms/federation"
 	pthrift "github.com/propolis/propolis/thrift"
 )
 
@@ -130,7 +131,16 @@ func serve(c *cli.Context) error {
 	for k, v := range cfg.Metastore.ConfigValues {
 		values[k] = v
 	}
-	handler := hms.NewHandler(store, hms.HandlerConfig{
+	router, closers, err := buildFederation(ctx, cfg.Federation, store, log, reg)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range closers {
+			c.Close()
+		}
+	}()
+	handler := hms.NewHandler(router, hms.HandlerConfig{
 		Version:      buildVersion(),
 		Warehouse:    cfg.Warehouse,
 		ConfigValues: values,
@@ -164,7 +174,7 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("admin listen on %s: %w", cfg.Admin.Listen, err)
 		}
 		ready["admin"] = aln.Addr().String()
-		admin = &http.Server{Handler: adminMux(reg, store), ReadHeaderTimeout: 10 * time.Second}
+		admin = &http.Server{Handler: adminMux(reg, store, router), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("admin server stopped", "err", err)
@@ -213,7 +223,7 @@ func writeReady(path string, addrs map[string]string) error {
 
 type pinger interface{ Ping(context.Context) error }
 
-func adminMux(reg *prometheus.Registry, store pinger) *http.ServeMux {
+func adminMux(reg *prometheus.Registry, store pinger, router *federation.Router) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -227,6 +237,14 @@ func adminMux(reg *prometheus.Registry, store pinger) *http.ServeMux {
 			return
 		}
 		io.WriteString(w, "ok\n")
+	})
+	// /backends reports each backend's health as calls have seen it: open circuits, the last
+	// failure, and how often a listing had to omit it.
+	mux.HandleFunc("/backends", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(router.Status())
 	})
 	return mux
 }
