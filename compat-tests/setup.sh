@@ -107,4 +107,13 @@ echo "$TRINO_HOME" > "$CACHE/trino/current"
 echo "$TRINO_JAVA_HOME" > "$CACHE/trino/java-home"
 echo "$JAVA17_HOME" > "$CACHE/java17-home"
 say "trino $TRINO_VERSION ready at $TRINO_HOME ($(du -sh "$TRINO_HOME" | cut -f1))"
+
+# ---------------------------------------------------------------- reference Hive Metastore
+# compat-tests/hms/hms.sh installs a real Apache Hive standalone metastore (jars from Maven Central)
+# for the side-by-side tests; it keeps its own idempotence marker.
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ -x "$HERE/hms/hms.sh" ] || [ -f "$HERE/hms/hms.sh" ]; then
+  say "reference Hive Metastore: compat-tests/hms/hms.sh setup"
+  bash "$HERE/hms/hms.sh" setup || die "compat-tests/hms/hms.sh setup failed: could not download the Hive Metastore jars from Maven Central"
+fi
 say "done"

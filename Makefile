@@ -1,0 +1,54 @@
+# Propolis: `make help` lists the targets.
+#
+# Peers (pyspark, pyiceberg, Trino, the reference Hive Metastore) are installed by `make deps`
+# into $(PROPOLIS_CACHE) (default ~/.cache/propolis), outside the checkout.
+
+GO            ?= go
+BIN           ?= bin/propolis
+UNIT_PKGS      = $(shell $(GO) list ./... | grep -v '/compat-tests')
+COMPAT_TIMEOUT ?= 60m
+UNIT_FLAGS    ?=
+COMPAT_FLAGS  ?= -v
+RUN_ARGS      ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run build test test-unit test-compat deps fmt vet mariadb mariadb-stop clean
+
+help: ## show this help
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+run: ## run Propolis on 127.0.0.1:9083 with the embedded catalog in ./.propolis (RUN_ARGS=... for more flags)
+	$(GO) run ./cmd/propolis serve $(RUN_ARGS)
+
+build: ## build the propolis binary into bin/
+	$(GO) build -o $(BIN) ./cmd/propolis
+
+test: deps ## everything CI runs: unit tests, then the real-engine compat tests (starts MariaDB for the MySQL-store tests)
+	compat-tests/with-mariadb.sh $(MAKE) --no-print-directory -k test-unit test-compat-only
+
+test-unit: ## unit and server tests of the Go packages (fast inner loop; MySQL-store tests need PROPOLIS_TEST_MYSQL_DSN, see `make mariadb`)
+	$(GO) test $(UNIT_FLAGS) $(UNIT_PKGS)
+
+test-compat: deps test-compat-only ## real Spark, Trino and PyIceberg (and a real Hive Metastore) against Propolis; installs them first
+
+.PHONY: test-compat-only
+test-compat-only:
+	$(GO) test $(COMPAT_FLAGS) -count=1 -timeout $(COMPAT_TIMEOUT) ./compat-tests/...
+
+deps: ## download and cache the real peers: pyspark, pyiceberg, Trino, Hive Metastore (compat-tests/setup.sh)
+	compat-tests/setup.sh
+
+fmt: ## gofmt every Go file
+	$(GO) fmt ./...
+
+vet: ## go vet every package
+	$(GO) vet ./...
+
+mariadb: ## start a local MariaDB on 127.0.0.1:3306 and print the DSN to export as PROPOLIS_TEST_MYSQL_DSN
+	@compat-tests/mariadb.sh start
+
+mariadb-stop: ## stop the MariaDB started by `make mariadb`
+	@compat-tests/mariadb.sh stop
+
+clean: ## remove build output (not the peer cache)
+	rm -rf bin
