@@ -8,6 +8,7 @@
 #   hms.sh stop DATA_DIR         stop the metastore started with that DATA_DIR
 #   hms.sh status DATA_DIR       exit 0 if it is running and answers
 #   hms.sh version               print the Hive version this script uses
+#   hms.sh java                  print the java binary that runs the metastore
 #   hms.sh classpath             print the classpath (for java -cp)
 #
 # Everything downloaded lives OUTSIDE the checkout:
@@ -252,6 +253,7 @@ case "${1:-}" in
   stop) shift; cmd_stop "$@" ;;
   status) shift; cmd_status "$@" ;;
   version) echo "$HMS_VERSION" ;;
+  java) java_bin ;;
   classpath) installed || die "not installed: run hms.sh setup"; echo "$LIB/*" ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac

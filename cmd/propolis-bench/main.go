@@ -1,0 +1,273 @@
+// Command propolis-bench measures Propolis against a real Apache Hive Metastore, side by side, in
+// one run, and writes the figures as ratios to BENCHMARKS.md.
+//
+// It starts both servers with fresh data directories (Propolis from --propolis-bin with its
+// embedded SQLite catalog; the Hive standalone metastore with embedded Derby through
+// compat-tests/hms/hms.sh), loads the same fixture into each over Thrift (a database, a table
+// partitioned by two keys, N partitions, table column statistics), then measures each metastore
+// call with one client connection and with several concurrent ones.
+//
+//	make bench
+//	go run ./cmd/propolis-bench --propolis-bin ./bin/propolis --out BENCHMARKS.md
+//
+// It builds nothing: the Makefile builds cmd/propolis first. The real metastore must have been
+// installed with `compat-tests/hms/hms.sh setup`.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/propolis/propolis/compat-tests/hms/hmstest"
+)
+
+type options struct {
+	propolisBin string
+	out         string
+	duration    time.Duration
+	warmup      time.Duration
+	warmupRound time.Duration
+	partitions  int
+	concurrency int
+	batch       int
+	keep        bool
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.propolisBin, "propolis-bin", "", "the built cmd/propolis binary to measure (required)")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown report to write")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per operation, per server, per concurrency")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measurement")
+	flag.DurationVar(&o.warmupRound, "warmup-round", 3*time.Second, "before any measurement, run every operation this long on each server, unmeasured (lets the HMS's JIT compile its hot paths)")
+	flag.IntVar(&o.partitions, "partitions", 1000, "partitions in the fixture table")
+	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent client connections in the concurrent round")
+	flag.IntVar(&o.batch, "batch", 100, "partitions per add_partitions call while loading")
+	flag.BoolVar(&o.keep, "keep", false, "keep the servers' data directories (printed at the end)")
+	flag.Parse()
+	if o.propolisBin == "" {
+		fmt.Fprintln(os.Stderr, "propolis-bench: --propolis-bin is required (make bench builds it)")
+		os.Exit(2)
+	}
+	if o.partitions < 100 {
+		fmt.Fprintln(os.Stderr, "propolis-bench: --partitions must be at least 100")
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "propolis-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "\033[1m[bench]\033[0m "+format+"\n", args...)
+}
+
+// server is one metastore under test.
+type server struct {
+	name    string // "Propolis" or "Hive Metastore"
+	lake    string // file:// root for the fixture's locations
+	version string
+	addr    string
+	startup time.Duration
+	load    loadStats
+	stop    func()
+}
+
+func run(ctx context.Context, o options) error {
+	bin, err := filepath.Abs(o.propolisBin)
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(bin); err != nil {
+		return fmt.Errorf("--propolis-bin: %w", err)
+	}
+	if ok, why := hmstest.Installed(); !ok {
+		return fmt.Errorf("the real Hive Metastore is not installed (%s): run compat-tests/hms/hms.sh setup", why)
+	}
+	tmp, err := os.MkdirTemp("", "propolis-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		defer progress("data directories kept under %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+
+	prop, err := startPropolis(ctx, bin, filepath.Join(tmp, "propolis"))
+	if err != nil {
+		return err
+	}
+	prop.lake = "file://" + filepath.Join(tmp, "propolis", "lake")
+	defer prop.stop()
+	hms, err := startHMS(filepath.Join(tmp, "hms"))
+	if err != nil {
+		return err
+	}
+	defer hms.stop()
+	hms.lake = "file://" + filepath.Join(tmp, "hms", "lake")
+	servers := []*server{prop, hms}
+
+	fx := newFixture(o.partitions)
+	for _, s := range servers {
+		progress("%s: loading the fixture (%d partitions in batches of %d, column statistics)", s.name, o.partitions, o.batch)
+		fx.lake = s.lake
+		s.load, err = fx.load(ctx, s.addr, o.batch)
+		if err != nil {
+			return fmt.Errorf("%s: loading the fixture: %w", s.name, err)
+		}
+		progress("%s: loaded in %s (add_partitions %.0f partitions/s)", s.name, s.load.total.Round(time.Millisecond), s.load.partitionsPerSec())
+		if err := fx.check(ctx, s.addr); err != nil {
+			return fmt.Errorf("%s: the fixture does not read back as loaded: %w", s.name, err)
+		}
+	}
+
+	if o.warmupRound > 0 {
+		for _, s := range servers {
+			fx.lake = s.lake
+			progress("%s: warm-up round, every operation for %s with %d clients (not measured)", s.name, o.warmupRound, o.concurrency)
+			for _, op := range fx.operations() {
+				if m := measure(ctx, s.addr, op, o.concurrency, 0, o.warmupRound); m.err != "" {
+					progress("%s: warm-up of %s failed: %s", s.name, op.name, m.err)
+				}
+			}
+		}
+	}
+
+	var results []opResult
+	for _, op := range fx.operations() {
+		for _, c := range []int{1, o.concurrency} {
+			r := opResult{op: op.name, detail: op.detail, clients: c}
+			for i, s := range servers {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				fx.lake = s.lake
+				m := measure(ctx, s.addr, op, c, o.warmup, o.duration)
+				r.m[i] = m
+				if m.err != "" {
+					progress("%-14s %-28s c=%d  ERROR after %d ops: %s", s.name, op.name, c, m.ops, m.err)
+				} else {
+					progress("%-14s %-28s c=%d  %9.0f ops/s  p50 %-9s p99 %s", s.name, op.name, c, m.opsPerSec(), fmtDur(m.p50), fmtDur(m.p99))
+				}
+			}
+			if r.m[0].err == "" && r.m[1].err == "" {
+				progress("%-14s %-28s c=%d  Propolis/HMS = %.2fx", "ratio", op.name, c, r.ratio())
+			}
+			results = append(results, r)
+		}
+	}
+
+	rep := report{opts: o, servers: servers, results: results, machine: describeMachine(bin)}
+	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+		return err
+	}
+	progress("wrote %s", o.out)
+	return nil
+}
+
+// startPropolis runs `propolis serve` on a free port with a fresh embedded catalog and waits for
+// its ready file.
+func startPropolis(ctx context.Context, bin, dir string) (*server, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	ready := filepath.Join(dir, "ready.json")
+	logPath := filepath.Join(dir, "propolis.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "",
+		"--data-dir", filepath.Join(dir, "data"), "--ready-file", ready, "--log-level", "warn")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("starting %s: %w", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait(); logf.Close() }()
+	stop := func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	}
+	progress("Propolis: starting %s serve (data: %s)", bin, dir)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
+			var r struct {
+				Thrift string `json:"thrift"`
+			}
+			if json.Unmarshal(b, &r) == nil && r.Thrift != "" {
+				s := &server{name: "Propolis", addr: r.Thrift, startup: time.Since(start), stop: stop}
+				s.version = propolisVersion(bin)
+				progress("Propolis %s: ready after %s on thrift://%s", s.version, s.startup.Round(time.Millisecond), s.addr)
+				return s, nil
+			}
+		}
+		select {
+		case err := <-exited:
+			b, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("propolis serve exited during start-up (%v):\n%s", err, tail(string(b), 30))
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			b, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("propolis serve wrote no ready file within 30s:\n%s", tail(string(b), 30))
+		}
+	}
+}
+
+func propolisVersion(bin string) string {
+	out, err := exec.Command(bin, "version").Output()
+	if err != nil {
+		return "(unknown version)"
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
+}
+
+func startHMS(dir string) (*server, error) {
+	progress("Hive Metastore: starting Apache Hive %s standalone metastore via hms.sh (embedded Derby)", hmstest.Version())
+	start := time.Now()
+	addr, err := hmstest.StartAny(dir, os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	s := &server{name: "Hive Metastore", version: hmstest.Version(), addr: addr, startup: time.Since(start)}
+	s.stop = func() {
+		if err := hmstest.StopServer(dir, nil); err != nil {
+			progress("stopping the Hive Metastore: %v", err)
+		}
+	}
+	return s, nil
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}

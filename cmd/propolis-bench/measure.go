@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"time"
+)
+
+type measurement struct {
+	ops      int
+	elapsed  time.Duration
+	p50, p99 time.Duration
+	err      string
+}
+
+func (m measurement) opsPerSec() float64 {
+	if m.elapsed <= 0 {
+		return 0
+	}
+	return float64(m.ops) / m.elapsed.Seconds()
+}
+
+type opResult struct {
+	op, detail string
+	clients    int
+	m          [2]measurement // Propolis, Hive Metastore
+}
+
+// ratio is Propolis's throughput over the Hive Metastore's: > 1 means Propolis is faster.
+func (r opResult) ratio() float64 {
+	if r.m[1].opsPerSec() == 0 {
+		return 0
+	}
+	return r.m[0].opsPerSec() / r.m[1].opsPerSec()
+}
+
+// measure runs op on `clients` connections (one goroutine each, calls back to back): warm-up
+// first, unmeasured, then `duration` measured. Every connection is opened before the clock
+// starts.
+func measure(ctx context.Context, addr string, op operation, clients int, warmup, duration time.Duration) measurement {
+	conns := make([]*client, clients)
+	for i := range conns {
+		c, err := dial(addr)
+		if err != nil {
+			return measurement{err: fmt.Sprintf("connect: %v", err)}
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	var (
+		mu       sync.Mutex
+		lat      []time.Duration
+		firstErr string
+		wg       sync.WaitGroup
+	)
+	start := time.Now()
+	measureFrom := start.Add(warmup)
+	end := measureFrom.Add(duration)
+	counts := make([]int, clients)
+	for w := range conns {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w)+1, uint64(start.UnixNano())))
+			local := make([]time.Duration, 0, 4096)
+			for seq := 0; ; seq++ {
+				t0 := time.Now()
+				if t0.After(end) || ctx.Err() != nil {
+					break
+				}
+				err := op.call(ctx, conns[w], w, seq, rng)
+				t1 := time.Now()
+				if err != nil {
+					mu.Lock()
+					if firstErr == "" {
+						firstErr = err.Error()
+					}
+					mu.Unlock()
+					break
+				}
+				// Calls that start in the warm-up are not counted; calls that finish after the
+				// end are (they were started inside the window).
+				if !t0.Before(measureFrom) {
+					local = append(local, t1.Sub(t0))
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			counts[w] = len(local)
+			mu.Unlock()
+		}(w)
+	}
+	wg.Wait()
+	// The window is from measureFrom to the last call's end (at least `duration`).
+	elapsed := time.Since(measureFrom)
+	m := measurement{ops: len(lat), elapsed: elapsed, err: firstErr}
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		m.p50 = lat[len(lat)*50/100]
+		m.p99 = lat[min(len(lat)*99/100, len(lat)-1)]
+	}
+	return m
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.2f s", d.Seconds())
+	}
+}
