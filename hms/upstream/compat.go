@@ -34,11 +34,16 @@ func fallback[T any](ctx context.Context, c *Client, lacks *atomic.Bool, newName
 		if err == nil || !isUnknownMethod(err) {
 			return r, err
 		}
-		if !lacks.Swap(true) {
-			c.log.Info("upstream metastore lacks a newer call; using the older one from now on", "method", newName, "instead", oldName, "err", err)
-		}
+		c.lacks(lacks, newName, oldName, err)
 	}
 	return callT(ctx, c, oldName, idempotent, older)
+}
+
+// lacks records that the upstream does not have newName.
+func (c *Client) lacks(flag *atomic.Bool, newName, oldName string, err error) {
+	if !flag.Swap(true) {
+		c.log.Info("upstream metastore lacks a newer call; using the older one from now on", "method", newName, "instead", oldName, "err", err)
+	}
 }
 
 func callT[T any](ctx context.Context, c *Client, name string, idempotent bool, fn op[T]) (T, error) {
@@ -54,4 +59,33 @@ func callT[T any](ctx context.Context, c *Client, name string, idempotent bool, 
 // do is call for operations without a result.
 func (c *Client) do(ctx context.Context, name string, idempotent bool, fn func(context.Context, *hm.ThriftHiveMetastoreClient) error) error {
 	return c.call(ctx, name, idempotent, fn)
+}
+
+// compatFlag returns the flag of a newer call, by its Thrift name (for tests and diagnostics).
+func (c *Client) compatFlag(method string) *atomic.Bool {
+	switch method {
+	case "get_table_req":
+		return &c.compat.getTableReq
+	case "get_table_objects_by_name_req":
+		return &c.compat.getTablesReq
+	case "get_table_meta":
+		return &c.compat.getTableMeta
+	case "add_partitions_req":
+		return &c.compat.addPartitionsReq
+	case "get_partitions_by_names_req":
+		return &c.compat.getPartitionsByNamesReq
+	case "get_partition_names_ps_req":
+		return &c.compat.getPartitionNamesPsReq
+	case "alter_table_with_environment_context":
+		return &c.compat.alterTableEnv
+	case "alter_partitions_req":
+		return &c.compat.alterPartitionsReq
+	case "rename_partition_req":
+		return &c.compat.renamePartitionReq
+	case "get_table_statistics_req":
+		return &c.compat.tableStatsReq
+	case "get_partitions_statistics_req":
+		return &c.compat.partitionStatsReq
+	}
+	return nil
 }

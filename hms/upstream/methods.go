@@ -173,6 +173,13 @@ func (c *Client) ListTables(ctx context.Context, db string) ([]hms.TableInfo, er
 			return out, nil
 		})
 	if err != nil {
+		if errs.KindOf(err) == errs.KindUnknown {
+			// get_all_tables declares only MetaException, which some metastores (Propolis
+			// among them) answer for a missing database: ask, rather than read the message.
+			if dbErr := c.mustExistDB(ctx, db); errs.KindOf(dbErr) == errs.KindNotFound {
+				return nil, dbErr
+			}
+		}
 		return nil, err
 	}
 	if len(infos) == 0 {
@@ -236,8 +243,8 @@ func (c *Client) AddPartitions(ctx context.Context, db, tbl string, parts []*hm.
 		return []*hm.Partition{}, nil
 	}
 	parts = forTable(db, tbl, parts)
-	added, err := fallback(ctx, c, &c.compat.addPartitionsReq, "add_partitions_req", "add_partitions", false,
-		func(ctx context.Context, cl *client) ([]*hm.Partition, error) {
+	if !c.compat.addPartitionsReq.Load() {
+		added, err := callT(ctx, c, "add_partitions_req", false, func(ctx context.Context, cl *client) ([]*hm.Partition, error) {
 			req := hm.NewAddPartitionsRequest()
 			req.DbName, req.TblName, req.Parts, req.IfNotExists, req.NeedResult_ = db, tbl, parts, ifNotExists, true
 			res, err := cl.AddPartitionsReq(ctx, req)
@@ -245,22 +252,86 @@ func (c *Client) AddPartitions(ctx context.Context, db, tbl string, parts []*hm.
 				return nil, err
 			}
 			return res.Partitions, nil
-		},
-		func(ctx context.Context, cl *client) ([]*hm.Partition, error) {
-			if ifNotExists {
-				return nil, errs.Unsupported("backend %q: the upstream metastore has no add_partitions_req, needed to add partitions if not exists", c.cfg.Name)
-			}
-			if _, err := cl.AddPartitions(ctx, parts); err != nil {
-				return nil, err
-			}
-			out := make([]*hm.Partition, len(parts))
-			for i, p := range parts {
-				cp := *p
-				out[i] = &cp
-			}
-			return out, nil
 		})
-	return nonNil(added), err
+		if err == nil || !isUnknownMethod(err) {
+			return nonNil(added), err
+		}
+		c.lacks(&c.compat.addPartitionsReq, "add_partitions_req", "add_partitions", err)
+	}
+	if ifNotExists {
+		// Only the request form skips existing partitions; the plain call fails on them.
+		return c.addMissingPartitions(ctx, db, tbl, parts)
+	}
+	err := c.do(ctx, "add_partitions", false, func(ctx context.Context, cl *client) error {
+		_, err := cl.AddPartitions(ctx, parts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return copyParts(parts), nil
+}
+
+// addMissingPartitions adds, with the plain add_partitions, those of parts that do not exist.
+// It is not atomic: a partition someone else adds in between still fails with Exists.
+func (c *Client) addMissingPartitions(ctx context.Context, db, tbl string, parts []*hm.Partition) ([]*hm.Partition, error) {
+	t, err := c.GetTable(ctx, db, tbl)
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(t.PartitionKeys))
+	for i, k := range t.PartitionKeys {
+		keys[i] = k.Name
+	}
+	byName := make(map[string]*hm.Partition, len(parts))
+	names := make([]string, 0, len(parts))
+	for _, p := range parts {
+		n, err := hivename.MakePartName(keys, p.Values)
+		if err != nil {
+			return nil, errs.Invalid("partition of %s.%s: %w", db, tbl, err)
+		}
+		if _, dup := byName[n]; !dup {
+			names = append(names, n)
+		}
+		byName[n] = p
+	}
+	existing, err := c.GetPartitionsByNames(ctx, db, tbl, names)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range existing {
+		if n, err := hivename.MakePartName(keys, p.Values); err == nil {
+			delete(byName, n)
+		}
+	}
+	missing := make([]*hm.Partition, 0, len(byName))
+	for _, n := range names {
+		if p, ok := byName[n]; ok {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) == 0 {
+		return []*hm.Partition{}, nil
+	}
+	err = c.do(ctx, "add_partitions", false, func(ctx context.Context, cl *client) error {
+		_, err := cl.AddPartitions(ctx, missing)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return copyParts(missing), nil
+}
+
+// copyParts returns copies of the partitions the caller sent, to hand back as "added" when the
+// upstream's answer does not carry them.
+func copyParts(parts []*hm.Partition) []*hm.Partition {
+	out := make([]*hm.Partition, len(parts))
+	for i, p := range parts {
+		cp := *p
+		out[i] = &cp
+	}
+	return out
 }
 
 func (c *Client) GetPartition(ctx context.Context, db, tbl string, values []string) (*hm.Partition, error) {
