@@ -96,6 +96,7 @@ func run(ctx context.Context, o options) error {
 	if ok, why := hmstest.Installed(); !ok {
 		return fmt.Errorf("the real Hive Metastore is not installed (%s): run compat-tests/hms/hms.sh setup", why)
 	}
+	loadBefore := loadAvg()
 	tmp, err := os.MkdirTemp("", "propolis-bench-")
 	if err != nil {
 		return err
@@ -171,6 +172,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	rep := report{opts: o, servers: servers, results: results, machine: describeMachine(bin)}
+	rep.machine.loadBefore, rep.machine.loadAfter = loadBefore, loadAvg()
 	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
 		return err
 	}

@@ -14,6 +14,20 @@ import (
 
 type machine struct {
 	cpu, cores, memory, kernel, goVersion, java, commit string
+	loadBefore, loadAfter                               string
+}
+
+// loadAvg is /proc/loadavg's 1-minute figure: other work on the machine shows up here.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return f[0]
 }
 
 func describeMachine(propolisBin string) machine {
@@ -110,6 +124,9 @@ func (r report) markdown() string {
 	if r.machine.kernel != "" {
 		p("| OS | %s |\n", r.machine.kernel)
 	}
+	if r.machine.loadBefore != "" {
+		p("| load average (1 min) before / after the run | %s / %s |\n", r.machine.loadBefore, r.machine.loadAfter)
+	}
 	p("| Go (Propolis) | %s |\n| Java (HMS) | %s |\n", r.machine.goVersion, r.machine.java)
 	p("| Propolis | %s", prop.version)
 	if r.machine.commit != "" {
@@ -148,6 +165,13 @@ func (r report) markdown() string {
 		}
 		p("\n")
 	}
+	p("\n## Reading these figures\n\n")
+	p("- Both servers run on the same machine as the client, with their out-of-the-box embedded store: SQLite\n")
+	p("  (WAL, synchronous=FULL) for Propolis, Derby for the HMS. A production HMS runs on MySQL or PostgreSQL,\n")
+	p("  where its figures differ; the comparison here is what a user gets from each without extra setup.\n")
+	p("- With %d cores, the %d-client round is bounded by the CPU shared by the client and the server.\n", runtime.NumCPU(), r.opts.concurrency)
+	p("- Hive 4 removed `get_table` (it answers \"Invalid method name\"), so `get_table_req` is measured.\n")
+	p("- A ratio compares throughput; the latency columns show where the time goes.\n")
 	p("\n## Per operation\n\n")
 	for _, op := range order {
 		rs := byOp[op]
