@@ -23,8 +23,8 @@ run: ## run Propolis on 127.0.0.1:9083 with the embedded catalog in ./.propolis 
 build: ## build the propolis binary into bin/
 	$(GO) build -o $(BIN) ./cmd/propolis
 
-test: deps ## everything CI runs: unit tests, then the real-engine compat tests (starts MariaDB for the MySQL-store tests)
-	compat-tests/with-mariadb.sh $(MAKE) --no-print-directory -k test-unit test-compat-only
+test: deps ## everything CI runs: unit tests (with -race), then the real-engine compat tests (starts MariaDB for the MySQL-store tests)
+	compat-tests/with-mariadb.sh $(MAKE) --no-print-directory -k test-unit test-compat-only UNIT_FLAGS="-race -count=1"
 
 test-unit: ## unit and server tests of the Go packages (fast inner loop; MySQL-store tests need PROPOLIS_TEST_MYSQL_DSN, see `make mariadb`)
 	$(GO) test $(UNIT_FLAGS) $(UNIT_PKGS)
