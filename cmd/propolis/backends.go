@@ -18,11 +18,11 @@ import (
 type closer interface{ Close() error }
 
 // buildFederation wraps the embedded store and every configured backend in the router.
-func buildFederation(ctx context.Context, cfg config.Federation, embedded hms.Backend, log *slog.Logger, reg prometheus.Registerer) (*federation.Router, []closer, error) {
+func buildFederation(ctx context.Context, cfg config.Federation, warehouse string, embedded hms.Backend, log *slog.Logger, reg prometheus.Registerer) (*federation.Router, []closer, error) {
 	members := []*federation.Member{member(config.EmbeddedName, embedded, cfg.Embedded)}
 	var closers []closer
 	for _, b := range cfg.Backends {
-		be, c, err := openBackend(ctx, b, log.With("backend", b.Name))
+		be, c, err := openBackend(ctx, b, warehouse, log.With("backend", b.Name))
 		if err != nil {
 			for _, c := range closers {
 				c.Close()
@@ -44,7 +44,7 @@ func buildFederation(ctx context.Context, cfg config.Federation, embedded hms.Ba
 	return r, closers, nil
 }
 
-func openBackend(ctx context.Context, b config.Backend, log *slog.Logger) (hms.Backend, closer, error) {
+func openBackend(ctx context.Context, b config.Backend, warehouse string, log *slog.Logger) (hms.Backend, closer, error) {
 	switch b.Type {
 	case "hms":
 		c, err := upstream.New(upstream.Config{
@@ -61,7 +61,7 @@ func openBackend(ctx context.Context, b config.Backend, log *slog.Logger) (hms.B
 		}
 		return c, c, nil
 	case "glue":
-		return openGlue(ctx, b, log)
+		return openGlue(ctx, b, warehouse, log)
 	}
 	return nil, nil, errors.New("unknown backend type " + b.Type)
 }

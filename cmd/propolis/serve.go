@@ -131,7 +131,7 @@ func serve(c *cli.Context) error {
 	for k, v := range cfg.Metastore.ConfigValues {
 		values[k] = v
 	}
-	router, closers, err := buildFederation(ctx, cfg.Federation, store, log, reg)
+	router, closers, err := buildFederation(ctx, cfg.Federation, cfg.Warehouse, store, log, reg)
 	if err != nil {
 		return err
 	}
