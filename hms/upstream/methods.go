@@ -19,6 +19,10 @@ import (
 // ignore the field.
 const engine = "hive"
 
+// defaultCatalog is Hive 3+'s default catalog, where plain database names live. Request
+// structs leave it unset (the upstream fills it in) except where a Hive release needs it.
+const defaultCatalog = "hive"
+
 type client = hm.ThriftHiveMetastoreClient
 
 func ptr[T any](v T) *T { return &v }
@@ -64,6 +68,13 @@ func (c *Client) DropDatabase(ctx context.Context, name string, deleteData, casc
 // calls answer an empty list for a database that does not exist.
 func (c *Client) mustExistDB(ctx context.Context, db string) error {
 	_, err := c.GetDatabase(ctx, db)
+	return err
+}
+
+// mustExistTable turns an empty partition listing into NotFound when the table is missing:
+// Hive answers an empty list for a table that does not exist.
+func (c *Client) mustExistTable(ctx context.Context, db, tbl string) error {
+	_, err := c.GetTable(ctx, db, tbl)
 	return err
 }
 
@@ -391,6 +402,11 @@ func (c *Client) ListPartitions(ctx context.Context, db, tbl string, q hms.Parti
 	if err != nil {
 		return nil, err
 	}
+	if len(ps) == 0 {
+		if err := c.mustExistTable(ctx, db, tbl); err != nil {
+			return nil, err
+		}
+	}
 	return nonNil(ps), nil
 }
 
@@ -427,6 +443,11 @@ func (c *Client) ListPartitionNames(ctx context.Context, db, tbl string, q hms.P
 	}
 	if err != nil {
 		return nil, err
+	}
+	if len(names) == 0 && q.Filter == "" {
+		if err := c.mustExistTable(ctx, db, tbl); err != nil {
+			return nil, err
+		}
 	}
 	return nonNil(names), nil
 }
@@ -492,6 +513,7 @@ func (c *Client) RenamePartition(ctx context.Context, db, tbl string, oldValues 
 	_, err := fallback(ctx, c, &c.compat.renamePartitionReq, "rename_partition_req", "rename_partition", false,
 		func(ctx context.Context, cl *client) (struct{}, error) {
 			req := hm.NewRenamePartitionRequest()
+			req.CatName = ptr(defaultCatalog) // Hive 4 fails on a request without one
 			req.DbName, req.TableName, req.PartVals, req.NewPart_ = db, tbl, oldValues, p
 			_, err := cl.RenamePartitionReq(ctx, req)
 			return struct{}{}, err

@@ -21,7 +21,7 @@ var newerCalls = []string{
 func TestContractPropolis(t *testing.T) {
 	p := startPeer(t, nil)
 	c := newClient(t, Config{Address: p.addr, CallTimeout: 10 * time.Second})
-	runContract(t, c, "file://"+filepath.Join(t.TempDir(), "ext"))
+	runContract(t, c, "file://"+filepath.Join(t.TempDir(), "ext"), "")
 	for _, name := range newerCalls {
 		// Propolis itself does not serve rename_partition_req: a real UNKNOWN_METHOD.
 		if want := name == "rename_partition_req"; c.compatFlag(name).Load() != want {
@@ -44,8 +44,8 @@ func TestContractOlderMetastore(t *testing.T) {
 		}
 	})
 	c := newClient(t, Config{Address: p.addr, CallTimeout: 10 * time.Second, Framed: false})
-	runContract(t, c, "file://"+filepath.Join(t.TempDir(), "ext"))
-	runContract(t, c, "file://"+filepath.Join(t.TempDir(), "ext2")) // a second pass: no newer call again
+	runContract(t, c, "file://"+filepath.Join(t.TempDir(), "ext"), "")
+	runContract(t, c, "file://"+filepath.Join(t.TempDir(), "ext2"), "") // a second pass: no newer call again
 	for _, name := range newerCalls {
 		if n := unknown[name].count(); n != 1 {
 			t.Errorf("%s tried %d times, want exactly once", name, n)
