@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -53,6 +53,14 @@ type Config struct {
 	// DisableFilterPushdown evaluates every partition filter in Propolis instead of sending
 	// it to Glue as an Expression first.
 	DisableFilterPushdown bool
+	// DisableFunctions declares that the catalog has no user-defined-function API (moto's
+	// emulator lacks it): function calls fail with Unsupported and DropDatabase does not look
+	// for functions before refusing a non-cascade drop. Real Glue has the API.
+	DisableFunctions bool
+	// DisableColumnStatistics declares that the catalog has no column statistics API (moto's
+	// emulator lacks it): reads return no statistics, which engines treat as "not analyzed",
+	// and writes fail with Unsupported. Real Glue has the API.
+	DisableColumnStatistics bool
 	// HTTPClient replaces the SDK's HTTP client (tests).
 	HTTPClient *http.Client
 }

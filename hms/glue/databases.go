@@ -99,12 +99,14 @@ func (c *Client) DropDatabase(ctx context.Context, name string, deleteData, casc
 		if len(tables) > 0 {
 			return errs.Conflict("Database %s is not empty. One or more tables exist.", name)
 		}
-		fns, err := c.ListFunctions(ctx, name)
-		if err != nil {
-			return err
-		}
-		if len(fns) > 0 {
-			return errs.Conflict("Database %s is not empty. One or more functions exist.", name)
+		if !c.cfg.DisableFunctions {
+			fns, err := c.ListFunctions(ctx, name)
+			if err != nil {
+				return err
+			}
+			if len(fns) > 0 {
+				return errs.Conflict("Database %s is not empty. One or more functions exist.", name)
+			}
 		}
 	}
 	if deleteData {

@@ -12,7 +12,17 @@ import (
 	"github.com/propolis/propolis/internal/errs"
 )
 
+func (c *Client) noFunctions() error {
+	if c.cfg.DisableFunctions {
+		return errs.Unsupported("glue backend %q is configured without user-defined functions (disable_functions)", c.name)
+	}
+	return nil
+}
+
 func (c *Client) CreateFunction(ctx context.Context, in *hm.Function) error {
+	if err := c.noFunctions(); err != nil {
+		return err
+	}
 	if in == nil {
 		return errs.Invalid("function is missing")
 	}
@@ -40,6 +50,9 @@ func (c *Client) CreateFunction(ctx context.Context, in *hm.Function) error {
 }
 
 func (c *Client) GetFunction(ctx context.Context, db, name string) (*hm.Function, error) {
+	if err := c.noFunctions(); err != nil {
+		return nil, err
+	}
 	db, name = norm(db), norm(name)
 	var out *glue.GetUserDefinedFunctionOutput
 	err := c.call(ctx, "get function "+db+"."+name, func(ctx context.Context) (err error) {
@@ -61,6 +74,9 @@ func (c *Client) GetFunction(ctx context.Context, db, name string) (*hm.Function
 
 // ListFunctions pages through GetUserDefinedFunctions; without a database Glue searches all.
 func (c *Client) ListFunctions(ctx context.Context, db string) ([]*hm.Function, error) {
+	if err := c.noFunctions(); err != nil {
+		return nil, err
+	}
 	db = norm(db)
 	out := []*hm.Function{}
 	var token *string
@@ -101,6 +117,9 @@ func (c *Client) ListFunctions(ctx context.Context, db string) ([]*hm.Function, 
 }
 
 func (c *Client) AlterFunction(ctx context.Context, db, name string, in *hm.Function) error {
+	if err := c.noFunctions(); err != nil {
+		return err
+	}
 	if in == nil {
 		return errs.Invalid("function is missing")
 	}
@@ -130,6 +149,9 @@ func (c *Client) AlterFunction(ctx context.Context, db, name string, in *hm.Func
 }
 
 func (c *Client) DropFunction(ctx context.Context, db, name string) error {
+	if err := c.noFunctions(); err != nil {
+		return err
+	}
 	db, name = norm(db), norm(name)
 	err := c.call(ctx, "drop function "+db+"."+name, func(ctx context.Context) error {
 		_, err := c.g.DeleteUserDefinedFunction(ctx, &glue.DeleteUserDefinedFunctionInput{CatalogId: c.catalog(), DatabaseName: aws.String(db), FunctionName: aws.String(name)})

@@ -480,8 +480,10 @@ func (c *Client) list(ctx context.Context, db, tbl string, q hms.PartitionQuery,
 		return nil
 	}
 	err = c.scan(ctx, t.DbName, t.TableName, cq.expr, excludeSchema, collect)
-	if err != nil && cq.expr != "" && errs.KindOf(err) == errs.KindInvalid {
-		// Glue (or an emulator) does not understand this expression: evaluate it here alone.
+	if k := errs.KindOf(err); err != nil && cq.expr != "" && (k == errs.KindInvalid || k == errs.KindUnknown) {
+		// Glue (or an emulator) could not evaluate this expression: it rejected its syntax, or
+		// failed on a stored value (moto fails on __HIVE_DEFAULT_PARTITION__ under an int key).
+		// Evaluate it here alone. Unavailability and missing tables are not retried.
 		c.log.Debug("partition expression rejected by Glue; filtering in Propolis", "table", t.DbName+"."+t.TableName, "expr", cq.expr, "err", err)
 		parts = nil
 		err = c.scan(ctx, t.DbName, t.TableName, "", excludeSchema, collect)

@@ -167,7 +167,17 @@ func (c *Client) partValues(ctx context.Context, db, tbl, name string) ([]string
 	return out, nil
 }
 
+func (c *Client) noStats() error {
+	if c.cfg.DisableColumnStatistics {
+		return errs.Unsupported("glue backend %q is configured without column statistics (disable_column_statistics)", c.name)
+	}
+	return nil
+}
+
 func (c *Client) UpdateColumnStatistics(ctx context.Context, stats *hm.ColumnStatistics) error {
+	if err := c.noStats(); err != nil {
+		return err
+	}
 	if stats == nil || stats.StatsDesc == nil {
 		return errs.Invalid("column statistics without a description")
 	}
@@ -247,6 +257,9 @@ func (c *Client) statsErrors(op string, errsOut []types.ColumnStatisticsError) e
 }
 
 func (c *Client) putTableStats(ctx context.Context, db, tbl string, objs []*hm.ColumnStatisticsObj, lastAnalyzed *int64) error {
+	if err := c.noStats(); err != nil {
+		return err
+	}
 	list, err := c.toGlueStats(objs, lastAnalyzed)
 	if err != nil {
 		return err
@@ -304,6 +317,10 @@ func dedupCols(cols []string) []string {
 func (c *Client) TableColumnStatistics(ctx context.Context, db, tbl string, cols []string) ([]*hm.ColumnStatisticsObj, error) {
 	db, tbl = norm(db), norm(tbl)
 	cols = dedupCols(cols)
+	if c.cfg.DisableColumnStatistics {
+		_, err := c.GetTable(ctx, db, tbl)
+		return []*hm.ColumnStatisticsObj{}, err
+	}
 	var got []types.ColumnStatistics
 	for start := 0; start < len(cols); start += maxStatsColumns {
 		chunk := cols[start:min(start+maxStatsColumns, len(cols))]
@@ -328,6 +345,10 @@ func (c *Client) PartitionColumnStatistics(ctx context.Context, db, tbl string, 
 	db, tbl = norm(db), norm(tbl)
 	cols = dedupCols(cols)
 	res := map[string][]*hm.ColumnStatisticsObj{}
+	if c.cfg.DisableColumnStatistics {
+		_, err := c.GetTable(ctx, db, tbl)
+		return res, err
+	}
 	if len(partNames) == 0 || len(cols) == 0 {
 		return res, nil
 	}
@@ -365,6 +386,9 @@ func (c *Client) PartitionColumnStatistics(ctx context.Context, db, tbl string, 
 // DeleteColumnStatistics deletes one column's statistics, or every column's (Glue deletes
 // one column a call).
 func (c *Client) DeleteColumnStatistics(ctx context.Context, db, tbl, partName, col string) error {
+	if err := c.noStats(); err != nil {
+		return err
+	}
 	db, tbl = norm(db), norm(tbl)
 	t, err := c.GetTable(ctx, db, tbl)
 	if err != nil {
