@@ -7,6 +7,8 @@
 #     trino/trino-server-VER/    Trino server, unpacked from Maven Central, plugins pruned to hive
 #     trino/jvm.config           the JVM config the tests hand to Trino
 #     downloads/                 archives while being downloaded and verified (deleted after unpacking)
+#   and, through their own scripts: hms-<ver>/ (compat-tests/hms/hms.sh setup: a real Hive Metastore),
+#   moto (compat-tests/moto/moto.sh setup: the S3/Glue emulator).
 #
 # Idempotent: a step whose result is already in place (and whose recorded version matches) is skipped.
 # Needs: python3 (>=3.9), curl, tar, sha1sum; Java 17 for Spark; a Java >= 24 (Temurin 25) for Trino.
@@ -111,9 +113,14 @@ say "trino $TRINO_VERSION ready at $TRINO_HOME ($(du -sh "$TRINO_HOME" | cut -f1
 # ---------------------------------------------------------------- reference Hive Metastore
 # compat-tests/hms/hms.sh installs a real Apache Hive standalone metastore (jars from Maven Central)
 # for the side-by-side tests; it keeps its own idempotence marker.
+# compat-tests/moto/moto.sh installs moto[server] (the S3/Glue emulator, from PyPI) likewise.
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-if [ -x "$HERE/hms/hms.sh" ] || [ -f "$HERE/hms/hms.sh" ]; then
+if [ -f "$HERE/hms/hms.sh" ]; then
   say "reference Hive Metastore: compat-tests/hms/hms.sh setup"
   bash "$HERE/hms/hms.sh" setup || die "compat-tests/hms/hms.sh setup failed: could not download the Hive Metastore jars from Maven Central"
+fi
+if [ -f "$HERE/moto/moto.sh" ]; then
+  say "moto server: compat-tests/moto/moto.sh setup"
+  bash "$HERE/moto/moto.sh" setup || die "compat-tests/moto/moto.sh setup failed: could not install moto[server] from PyPI"
 fi
 say "done"
