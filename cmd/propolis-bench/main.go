@@ -48,7 +48,7 @@ func main() {
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown report to write")
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "measured time per operation, per server, per concurrency")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured warm-up before each measurement")
-	flag.DurationVar(&o.warmupRound, "warmup-round", 3*time.Second, "before any measurement, run every operation this long on each server, unmeasured (lets the HMS's JIT compile its hot paths)")
+	flag.DurationVar(&o.warmupRound, "warmup-round", 5*time.Second, "before any measurement, run every operation this long on each server, unmeasured (lets the HMS's JIT compile its hot paths)")
 	flag.IntVar(&o.partitions, "partitions", 1000, "partitions in the fixture table")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent client connections in the concurrent round")
 	flag.IntVar(&o.batch, "batch", 100, "partitions per add_partitions call while loading")

@@ -22,7 +22,8 @@
 # Override with HMS_VERSION/HMS_HADOOP_VERSION/HMS_DERBY_VERSION at your own risk.
 #
 # Environment: PROPOLIS_CACHE, HMS_JAVA_HOME (default /usr/lib/jvm/java-17-openjdk-amd64, else
-# JAVA_HOME), HMS_START_TIMEOUT (seconds, default 180), HMS_HEAP (default 1g), MVN (default mvn).
+# JAVA_HOME), HMS_START_TIMEOUT (seconds, default 180), HMS_HEAP (default 1g), HMS_JAVA_OPTS (extra JVM
+# options, word-split), MVN (default mvn).
 set -euo pipefail
 
 HMS_VERSION="${HMS_VERSION:-4.0.1}"
@@ -185,6 +186,7 @@ cmd_start() {
       --add-opens=java.base/java.net=ALL-UNNAMED --add-opens=java.base/java.nio=ALL-UNNAMED \
       --add-opens=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED \
       -Dderby.stream.error.file="$d/derby.log" -Dderby.system.home="$d" \
+      ${HMS_JAVA_OPTS:-} \
       -Dlog4j.configurationFile="$d/conf/metastore-log4j2.properties" \
       -Djava.io.tmpdir="$d" \
       -cp "$d/conf:$LIB/*" "$MAIN_CLASS" -p "$port" </dev/null >"$d/hms.log" 2>&1
