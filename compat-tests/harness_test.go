@@ -402,11 +402,21 @@ func tryScript(t *testing.T, timeout time.Duration, env []string, dir, name stri
 		return out.String(), fmt.Errorf("%s %s: timed out after %s", filepath.Base(name), strings.Join(args, " "), timeout)
 	}
 	if err != nil {
-		return out.String(), fmt.Errorf("%s %s: %v after %s (its output is above; last lines:)\n%s", filepath.Base(name),
-			strings.Join(args, " "), err, time.Since(start).Round(time.Millisecond), tail(out.String(), 30))
+		return out.String(), fmt.Errorf("%s %s: %v after %s (its output is above; summary:)\n%s", filepath.Base(name),
+			strings.Join(args, " "), err, time.Since(start).Round(time.Millisecond), summary(out.String()))
 	}
 	t.Logf("%s %s: ok in %s", filepath.Base(name), firstArg(args), time.Since(start).Round(time.Millisecond))
 	return out.String(), nil
+}
+
+// summary is a script's closing "... FAILED:" block if it printed one, else its last lines.
+func summary(out string) string {
+	if i := strings.LastIndex(out, " FAILED: "); i >= 0 {
+		if j := strings.LastIndex(out[:i], "\n"); j >= 0 {
+			return tail(out[j+1:], 60)
+		}
+	}
+	return tail(out, 30)
 }
 
 func firstArg(a []string) string {

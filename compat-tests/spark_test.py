@@ -115,10 +115,11 @@ def section(title):
         yield
     except Exception as e:  # noqa: BLE001
         traceback.print_exc()
-        jvm = getattr(e, "_stackTrace", None) or getattr(e, "stackTrace", None)
-        if jvm:
-            print("JVM stack trace:\n" + "\n".join(str(jvm).splitlines()[:40]), file=sys.stderr, flush=True)
-        fail(f"[{title}] {type(e).__name__}: {e}")
+        text = str(e)
+        causes = [l.strip() for l in text.splitlines() if l.strip().startswith("Caused by")]
+        where = [l.strip() for l in text.splitlines() if l.strip().startswith("at org.apache.hadoop.hive")][:3]
+        fail(f"[{title}] {type(e).__name__}: {text.splitlines()[0] if text else ''}"
+             + "".join(f"\n  {c}" for c in causes + where))
 
 
 def write(spark, warehouse):
@@ -321,7 +322,7 @@ def main():
     if FAILURES:
         print(f"SPARK PHASE {a.phase.upper()} FAILED: {len(FAILURES)} check(s) failed:", file=sys.stderr, flush=True)
         for f in FAILURES:
-            print("  * " + f.replace("\n", "\n    "), file=sys.stderr, flush=True)
+            print("  * " + "\n    ".join(f.splitlines()[:8]), file=sys.stderr, flush=True)
         sys.exit(1)
     print(f"SPARK PHASE {a.phase.upper()} PASSED in {time.time() - t0:.1f}s", flush=True)
 
