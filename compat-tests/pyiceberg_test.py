@@ -81,8 +81,11 @@ def batch(rows):
     return pa.Table.from_pylist(rows, schema=ARROW)
 
 
-def catalog(a, name="compat"):
-    return HiveCatalog(name, uri=a.metastore, warehouse=a.warehouse, ugi=f"{getpass.getuser()}:compat")
+def catalog(a, name="compat", second=False):
+    """A HiveCatalog on the first metastore, or on the second (another Propolis replica over the
+    same store) when second is true and --metastore2 was given."""
+    uri = a.metastore2 if second and a.metastore2 else a.metastore
+    return HiveCatalog(name, uri=uri, warehouse=a.warehouse, ugi=f"{getpass.getuser()}:compat")
 
 
 def read_rows(table, row_filter=None):
@@ -114,10 +117,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--metastore", required=True)
     ap.add_argument("--warehouse", required=True)
+    ap.add_argument("--metastore2", help="a second metastore over the same catalog (a Propolis replica)")
     ap.add_argument("--appends-per-writer", type=int, default=3)
     a = ap.parse_args()
     print(f"PYICEBERG_VERSION={pyiceberg.__version__}", flush=True)
     print(f"PYARROW_VERSION={pa.__version__}", flush=True)
+    if a.metastore2:
+        print(f"two metastores: {a.metastore} and {a.metastore2} (second writer, second locker, fresh reads)", flush=True)
     try:
         run(a)
     except SystemExit:
@@ -171,7 +177,7 @@ def run(a):
 
     # ---- a fresh catalog object (new metastore connection) sees both commits
     step("load_table from a fresh catalog")
-    fresh = catalog(a, "fresh").load_table(TABLE)
+    fresh = catalog(a, "fresh", second=True).load_table(TABLE)
     if fresh.metadata_location != table.metadata_location:
         fail(f"fresh load: metadata_location {fresh.metadata_location}, want {table.metadata_location}")
     if len(fresh.snapshots()) != 2:
@@ -206,7 +212,7 @@ def check_lock_exclusion(a):
     from hive_metastore.ttypes import CheckLockRequest, LockState, UnlockRequest
 
     step("metastore lock mutual exclusion (lock / check_lock / unlock)")
-    c1, c2 = catalog(a, "l1"), catalog(a, "l2")
+    c1, c2 = catalog(a, "l1"), catalog(a, "l2", second=True)
     req = c1._create_lock_request(NS, TABLE[1])
     with c1._client as h1, c2._client as h2:
         l1 = h1.lock(req)
@@ -252,7 +258,7 @@ def stale_commit_race(a):
     global COMMITS
     step("stale-base race: two writers from the same version")
     t1 = catalog(a, "w1").load_table(TABLE)
-    t2 = catalog(a, "w2").load_table(TABLE)
+    t2 = catalog(a, "w2", second=True).load_table(TABLE)
     base_rows = read_rows(t1)
     append(t1, [make_row(100, "r")], "winner")
     want = base_rows + [make_row(100, "r")]
@@ -289,7 +295,7 @@ def concurrent_appenders(a, before_rows):
 
     def writer(w):
         global COMMITS
-        cat = catalog(a, f"writer{w}")
+        cat = catalog(a, f"writer{w}", second=(w == 1))
         for k in range(n):
             rows = [make_row(1000 * (w + 1) + k, f"w{w}")]
             for attempt in range(30):
