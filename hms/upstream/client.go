@@ -35,8 +35,8 @@ type Config struct {
 	CallTimeout time.Duration
 	// MaxConns bounds the connections open to the upstream, busy or idle (default 16).
 	MaxConns int
-	// IdleConns is how many idle connections are kept open for reuse (default MaxConns/2, at
-	// least 1; negative keeps none).
+	// IdleConns is how many idle connections are kept open for reuse (default MaxConns;
+	// negative keeps none).
 	IdleConns int
 	// Impersonate calls set_ugi with the end user (the session's identity) on each connection
 	// before it serves that user. Hive binds the user to the connection once, so pooled
@@ -62,7 +62,7 @@ func (c Config) withDefaults() Config {
 	}
 	switch {
 	case c.IdleConns == 0:
-		c.IdleConns = max(1, c.MaxConns/2)
+		c.IdleConns = c.MaxConns
 	case c.IdleConns < 0:
 		c.IdleConns = 0
 	case c.IdleConns > c.MaxConns:
@@ -95,7 +95,7 @@ type Client struct {
 
 	compat compat
 
-	dials, discards atomic.Int64 // for tests and metrics
+	dials, discards, peakOpen atomic.Int64 // for tests and metrics
 }
 
 // conn is one Thrift connection. It is used by one call at a time.
@@ -307,6 +307,9 @@ func (c *Client) get(ctx context.Context, deadline time.Time) (cn *conn, reused 
 		c.open--
 	}
 	c.open++
+	if int64(c.open) > c.peakOpen.Load() {
+		c.peakOpen.Store(int64(c.open))
+	}
 	c.mu.Unlock()
 	if evict != nil {
 		evict.close()

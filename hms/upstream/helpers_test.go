@@ -165,17 +165,24 @@ type seenCall struct {
 }
 
 func (r *recorder) Process(ctx context.Context, seqID int32, in, out athrift.TProtocol) (bool, athrift.TException) {
+	// Recorded before the call runs, so the entry exists by the time the client has its answer.
 	var sc seenCall
-	if s := pthrift.SessionFrom(ctx); s != nil {
+	s := pthrift.SessionFrom(ctx)
+	if s != nil {
 		sc = seenCall{session: s.ID, user: s.Identity().User}
 	}
-	ok, err := r.next.Process(ctx, seqID, in, out)
-	if s := pthrift.SessionFrom(ctx); s != nil && sc.user == "" {
-		sc.user = s.Identity().User // set_ugi: the user it set
-	}
 	r.mu.Lock()
+	i := len(r.seen)
 	r.seen = append(r.seen, sc)
 	r.mu.Unlock()
+	ok, err := r.next.Process(ctx, seqID, in, out)
+	if s != nil && sc.user == "" {
+		// set_ugi: record the user it set. The connection's next call is read only after
+		// this returns, so this is in place before anything the client does next on it.
+		r.mu.Lock()
+		r.seen[i].user = s.Identity().User
+		r.mu.Unlock()
+	}
 	return ok, err
 }
 

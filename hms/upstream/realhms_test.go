@@ -52,8 +52,16 @@ func TestRealMetastore(t *testing.T) {
 		t.Logf("while down: %v", err)
 		_, portStr, _ := net.SplitHostPort(addr)
 		port, _ := strconv.Atoi(portStr)
-		if err := hmstest.StartServer(dir, port, nil); err != nil {
-			t.Fatalf("restart: %v", err)
+		var err2 error
+		for attempt := 0; attempt < 3; attempt++ {
+			if err2 = hmstest.StartServer(dir, port, nil); err2 == nil {
+				break
+			}
+			t.Logf("restart attempt %d: %v", attempt+1, err2)
+			time.Sleep(2 * time.Second)
+		}
+		if err2 != nil {
+			t.Fatalf("restart: %v", err2)
 		}
 		if _, err := c.GetDatabase(bg, "default"); err != nil {
 			t.Fatalf("get_database after restart: %v", err)
