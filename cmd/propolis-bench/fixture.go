@@ -227,7 +227,7 @@ func (f *fixture) operations() []operation {
 	const byNames = 50
 	return []operation{
 		{
-			name: "get_table_req", detail: "the partitioned table (Hive 4 removed the older get_table; get_table_req is what its clients call)",
+			name: "get_table_req", detail: "The partitioned table (Hive 4 removed the older get_table; get_table_req is what its clients call)",
 			call: func(ctx context.Context, c *client, _, _ int, _ *rand.Rand) error {
 				r, err := c.GetTableReq(ctx, &hm.GetTableRequest{DbName: benchDB, TblName: benchTable})
 				if err == nil && (r.Table == nil || len(r.Table.Sd.Cols) != 6) {

@@ -172,10 +172,14 @@ func (r report) markdown() string {
 	p("- With %d cores, the %d-client round is bounded by the CPU shared by the client and the server.\n", runtime.NumCPU(), r.opts.concurrency)
 	p("- Hive 4 removed `get_table` (it answers \"Invalid method name\"), so `get_table_req` is measured.\n")
 	p("- A ratio compares throughput; the latency columns show where the time goes.\n")
+	if busy(r.machine.loadBefore) || busy(r.machine.loadAfter) {
+		p("- **This run shared the machine with other work** (load average %s before, %s after, on %d cores):\n", r.machine.loadBefore, r.machine.loadAfter, runtime.NumCPU())
+		p("  absolute figures are lower and noisier than on an idle machine, the JVM's more than Go's.\n")
+	}
 	p("\n## Per operation\n\n")
 	for _, op := range order {
 		rs := byOp[op]
-		p("### %s\n\n%s.\n\n", op, rs[0].detail)
+		p("### %s\n\n%s.\n\n", op, capitalize(rs[0].detail))
 		p("| clients | Propolis ops/s | p50 | p99 | HMS ops/s | p50 | p99 | ratio |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, res := range rs {
 			p("| %d | %s | %s | %s | %s | %s | %s | %s |\n", res.clients,
@@ -225,4 +229,20 @@ func oneLine(s string) string {
 		s = s[:300] + "..."
 	}
 	return s
+}
+
+// busy reports a 1-minute load average above the number of cores.
+func busy(load string) bool {
+	var l float64
+	if _, err := fmt.Sscanf(load, "%g", &l); err != nil {
+		return false
+	}
+	return l > float64(runtime.NumCPU())
+}
+
+func capitalize(s string) string {
+	if s == "" || s[0] < 'a' || s[0] > 'z' {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

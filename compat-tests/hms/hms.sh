@@ -72,7 +72,7 @@ cmd_setup() {
       -Dorg.slf4j.simpleLogger.log.org.apache.maven.cli.transfer.Slf4jMavenTransferListener=warn \
       >"$log" 2>&1; then
     grep -E 'ERROR|Could not|Failed' "$log" | head -20 >&2 || tail -20 "$log" >&2
-    die "Maven could not download the metastore's jars (full log: $log). Is https://repo1.maven.org reachable?"
+    die "Maven could not download the metastore's jars (full log: $log). Is Maven Central (https://repo.maven.apache.org) reachable? Proxy settings go in ~/.m2/settings.xml"
   fi
   say "$(grep -cE 'Copying|Downloaded' "$log" || true) artifacts copied/downloaded"
   [ -f "$LIB.tmp/hive-standalone-metastore-server-$HMS_VERSION.jar" ] \
