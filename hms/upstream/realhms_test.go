@@ -13,6 +13,7 @@ import (
 
 	"github.com/propolis/propolis/compat-tests/hms/hmstest"
 	"github.com/propolis/propolis/internal/errs"
+	pthrift "github.com/propolis/propolis/thrift"
 )
 
 // TestRealMetastore runs the contract against a real Apache Hive standalone metastore
@@ -33,6 +34,28 @@ func TestRealMetastore(t *testing.T) {
 	for _, name := range newerCalls {
 		t.Logf("Hive %s: %s supported = %v", version, name, !c.compatFlag(name).Load())
 	}
+
+	t.Run("impersonation", func(t *testing.T) {
+		// Hive's TUGIBasedProcessor takes set_ugi once per connection and refuses a second
+		// ("UGI is already set"): users alternating over a small pool must never meet that.
+		ic := newClient(t, Config{Name: "hive-ugi", Address: addr, MaxConns: 2, Impersonate: true})
+		for i, user := range []string{"alice", "bob", "alice", "carol", "bob", "alice"} {
+			s := &pthrift.Session{}
+			s.SetIdentity(pthrift.Identity{User: user, Groups: []string{"analysts"}, Source: "sasl"})
+			ctx := pthrift.WithSession(bg, s)
+			name := "ugi_" + user + "_" + strconv.Itoa(i)
+			if err := ic.CreateDatabase(ctx, &hm.Database{Name: name, LocationUri: "file://" + filepath.Join(dir, "ext", name+".db")}); err != nil {
+				t.Fatalf("create_database as %s: %v", user, err)
+			}
+			db, err := ic.GetDatabase(ctx, name)
+			if err != nil {
+				t.Fatalf("get_database as %s: %v", user, err)
+			}
+			if db.GetOwnerName() != user {
+				t.Errorf("database created as %s is owned by %q", user, db.GetOwnerName())
+			}
+		}
+	})
 
 	t.Run("killed and restarted", func(t *testing.T) {
 		if err := c.Ping(bg); err != nil {
