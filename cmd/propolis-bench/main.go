@@ -40,6 +40,8 @@ type options struct {
 	concurrency int
 	batch       int
 	keep        bool
+	onlyProp    bool
+	ops         string
 }
 
 func main() {
@@ -52,6 +54,8 @@ func main() {
 	flag.IntVar(&o.partitions, "partitions", 1000, "partitions in the fixture table")
 	flag.IntVar(&o.concurrency, "concurrency", 8, "concurrent client connections in the concurrent round")
 	flag.IntVar(&o.batch, "batch", 100, "partitions per add_partitions call while loading")
+	flag.BoolVar(&o.onlyProp, "propolis-only", false, "measure Propolis alone (inner loop while tuning it): prints figures, writes no report")
+	flag.StringVar(&o.ops, "ops", "", "comma-separated operation names to measure (default: all)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' data directories (printed at the end)")
 	flag.Parse()
 	if o.propolisBin == "" {
@@ -93,7 +97,7 @@ func run(ctx context.Context, o options) error {
 	if _, err := os.Stat(bin); err != nil {
 		return fmt.Errorf("--propolis-bin: %w", err)
 	}
-	if ok, why := hmstest.Installed(); !ok {
+	if ok, why := hmstest.Installed(); !ok && !o.onlyProp {
 		return fmt.Errorf("the real Hive Metastore is not installed (%s): run compat-tests/hms/hms.sh setup", why)
 	}
 	loadBefore := loadAvg()
@@ -113,13 +117,16 @@ func run(ctx context.Context, o options) error {
 	}
 	prop.lake = "file://" + filepath.Join(tmp, "propolis", "lake")
 	defer prop.stop()
-	hms, err := startHMS(filepath.Join(tmp, "hms"))
-	if err != nil {
-		return err
+	servers := []*server{prop}
+	if !o.onlyProp {
+		hms, err := startHMS(filepath.Join(tmp, "hms"))
+		if err != nil {
+			return err
+		}
+		defer hms.stop()
+		hms.lake = "file://" + filepath.Join(tmp, "hms", "lake")
+		servers = append(servers, hms)
 	}
-	defer hms.stop()
-	hms.lake = "file://" + filepath.Join(tmp, "hms", "lake")
-	servers := []*server{prop, hms}
 
 	fx := newFixture(o.partitions)
 	for _, s := range servers {
@@ -139,7 +146,7 @@ func run(ctx context.Context, o options) error {
 		for _, s := range servers {
 			fx.lake = s.lake
 			progress("%s: warm-up round, every operation for %s with %d clients (not measured)", s.name, o.warmupRound, o.concurrency)
-			for _, op := range fx.operations() {
+			for _, op := range selected(fx.operations(), o.ops) {
 				if m := measure(ctx, s.addr, op, o.concurrency, 0, o.warmupRound); m.err != "" {
 					progress("%s: warm-up of %s failed: %s", s.name, op.name, m.err)
 				}
@@ -148,7 +155,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	var results []opResult
-	for _, op := range fx.operations() {
+	for _, op := range selected(fx.operations(), o.ops) {
 		for _, c := range []int{1, o.concurrency} {
 			r := opResult{op: op.name, detail: op.detail, clients: c}
 			for i, s := range servers {
@@ -164,13 +171,17 @@ func run(ctx context.Context, o options) error {
 					progress("%-14s %-28s c=%d  %9.0f ops/s  p50 %-9s p99 %s", s.name, op.name, c, m.opsPerSec(), fmtDur(m.p50), fmtDur(m.p99))
 				}
 			}
-			if r.m[0].err == "" && r.m[1].err == "" {
+			if len(servers) == 2 && r.m[0].err == "" && r.m[1].err == "" {
 				progress("%-14s %-28s c=%d  Propolis/HMS = %.2fx", "ratio", op.name, c, r.ratio())
 			}
 			results = append(results, r)
 		}
 	}
 
+	if len(servers) < 2 {
+		progress("--propolis-only: no report written")
+		return nil
+	}
 	rep := report{opts: o, servers: servers, results: results, machine: describeMachine(bin)}
 	rep.machine.loadBefore, rep.machine.loadAfter = loadBefore, loadAvg()
 	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
@@ -264,6 +275,22 @@ func startHMS(dir string) (*server, error) {
 		}
 	}
 	return s, nil
+}
+
+// selected keeps the operations named in the comma-separated list (all when it is empty).
+func selected(ops []operation, names string) []operation {
+	if names == "" {
+		return ops
+	}
+	var out []operation
+	for _, op := range ops {
+		for _, n := range strings.Split(names, ",") {
+			if strings.TrimSpace(n) == op.name {
+				out = append(out, op)
+			}
+		}
+	}
+	return out
 }
 
 func tail(s string, n int) string {
