@@ -335,11 +335,8 @@ func (b *Backend) GetTables(ctx context.Context, db string, names []string) ([]*
 		}
 	}
 	out := make([]*hm.Table, 0, len(names))
-	seen := make(map[string]bool, len(names))
-	for _, n := range names {
-		t := norm(n)
-		if tb := found[t]; tb != nil && !seen[t] {
-			seen[t] = true
+	for _, n := range names { // one per name asked, repeats included, as backends answer
+		if tb := found[norm(n)]; tb != nil {
 			out = append(out, deepCopy(tb))
 		}
 	}
@@ -397,10 +394,8 @@ func (b *Backend) GetPartitionsByNames(ctx context.Context, db, tbl string, name
 		}
 	}
 	out := make([]*hm.Partition, 0, len(names))
-	seen := make(map[string]bool, len(names))
 	for _, k := range keys {
-		if p := found[k]; p != nil && !seen[k] {
-			seen[k] = true
+		if p := found[k]; p != nil {
 			out = append(out, deepCopy(p))
 		}
 	}
