@@ -59,6 +59,18 @@
 //     (a client must not believe it holds a lock nobody enforces); CurrentEventID is 0 and
 //     NextEvents is empty, so caches and replication see no events rather than an error.
 //
+// # Emulators
+//
+// moto's server (compat-tests/moto), which the tests and the federation compat tests run
+// against, emulates Glue's databases, tables and partitions but not its user-defined-function
+// or column statistics APIs (it answers them with HTTP 500, which this package reports as
+// Unavailable). Config.DisableFunctions and Config.DisableColumnStatistics declare such a
+// catalog: function calls become Unsupported, statistics reads come back empty (an engine then
+// plans as for an unanalyzed table instead of failing the query), and a non-cascade
+// DropDatabase stops looking for functions. moto also rejects some expressions real Glue takes
+// (NOT) and fails on __HIVE_DEFAULT_PARTITION__ under an integer key; the listing then falls
+// back to evaluating the filter in Propolis, as it would for any expression Glue refuses.
+//
 // # Errors
 //
 // Glue's modeled exceptions decide the kind, by type (errors.As), never by message:

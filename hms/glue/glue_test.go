@@ -124,10 +124,10 @@ func fullTable(db, name string) *hm.Table {
 			NumBuckets:   8,
 			SerdeInfo: &hm.SerDeInfo{Name: "orc-serde", SerializationLib: "org.apache.hadoop.hive.ql.io.orc.OrcSerde",
 				Parameters: map[string]string{"serialization.format": "1", "field.delim": "\u0001"}},
-			BucketCols: []string{"id"},
-			SortCols:   []*hm.Order{{Col: "id", Order: 1}, {Col: "name", Order: 0}},
-			Parameters: map[string]string{"orc.compress": "ZSTD"},
-			SkewedInfo: &hm.SkewedInfo{SkewedColNames: []string{"name"}, SkewedColValues: [][]string{{"a$b", "12"}, {""}}},
+			BucketCols:             []string{"id"},
+			SortCols:               []*hm.Order{{Col: "id", Order: 1}, {Col: "name", Order: 0}},
+			Parameters:             map[string]string{"orc.compress": "ZSTD"},
+			SkewedInfo:             &hm.SkewedInfo{SkewedColNames: []string{"name"}, SkewedColValues: [][]string{{"a$b", "12"}, {""}}},
 			StoredAsSubDirectories: &sub,
 		},
 		PartitionKeys: []*hm.FieldSchema{{Name: "ds", Type: "string", Comment: "day"}, {Name: "hr", Type: "int", Comment: ""}},
@@ -326,8 +326,8 @@ func fullPartition(values ...string) *hm.Partition {
 			Compressed:   false, NumBuckets: 2,
 			SerdeInfo:  &hm.SerDeInfo{Name: "s", SerializationLib: "org.apache.hadoop.hive.ql.io.orc.OrcSerde", Parameters: map[string]string{"a": "b"}},
 			BucketCols: []string{"id"}, SortCols: []*hm.Order{{Col: "id", Order: 0}},
-			Parameters: map[string]string{"x": "y"},
-			SkewedInfo: &hm.SkewedInfo{SkewedColNames: []string{"id"}, SkewedColValues: [][]string{{"1"}}},
+			Parameters:             map[string]string{"x": "y"},
+			SkewedInfo:             &hm.SkewedInfo{SkewedColNames: []string{"id"}, SkewedColValues: [][]string{{"1"}}},
 			StoredAsSubDirectories: &sub,
 		},
 		Parameters: map[string]string{"numRows": "10", "COLUMN_STATS_ACCURATE": `{"BASIC_STATS":"true"}`},
@@ -428,8 +428,14 @@ func TestPartitions(t *testing.T) {
 		err  error
 		kind errs.Kind
 	}{
-		{"bad filter", func() error { _, err := c.ListPartitions(ctx, db, "events", hms.PartitionQuery{Filter: "ds = "}); return err }(), errs.KindInvalid},
-		{"filter on unknown key", func() error { _, err := c.ListPartitions(ctx, db, "events", hms.PartitionQuery{Filter: "nokey = 1"}); return err }(), errs.KindInvalid},
+		{"bad filter", func() error {
+			_, err := c.ListPartitions(ctx, db, "events", hms.PartitionQuery{Filter: "ds = "})
+			return err
+		}(), errs.KindInvalid},
+		{"filter on unknown key", func() error {
+			_, err := c.ListPartitions(ctx, db, "events", hms.PartitionQuery{Filter: "nokey = 1"})
+			return err
+		}(), errs.KindInvalid},
 		{"too many values", func() error {
 			_, err := c.ListPartitions(ctx, db, "events", hms.PartitionQuery{Values: []string{"a", "b", "c"}})
 			return err
