@@ -101,7 +101,7 @@ func startTrino(t *testing.T, metastoreURI string) *trinoServer {
 	t.Cleanup(func() {
 		s.stop()
 		if t.Failed() {
-			t.Logf("---- Trino log (last 60 lines, full log %s) ----\n%s", s.log, fileTail(s.log, 60))
+			t.Logf("---- Trino log (last 60 lines but the config dump, full log %s) ----\n%s", s.log, trinoLogTail(s.log, 60))
 		}
 	})
 	deadline := start.Add(3 * time.Minute)
@@ -120,15 +120,26 @@ func startTrino(t *testing.T, metastoreURI string) *trinoServer {
 		}
 		select {
 		case <-s.done:
-			t.Fatalf("Trino exited while starting; log tail:\n%s", fileTail(s.log, 60))
+			t.Fatalf("Trino exited while starting; log tail:\n%s", trinoLogTail(s.log, 60))
 		case <-time.After(time.Second):
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("Trino not started after 3 minutes; log tail:\n%s", fileTail(s.log, 60))
+			t.Fatalf("Trino not started after 3 minutes; log tail:\n%s", trinoLogTail(s.log, 60))
 		}
 	}
 	t.Logf("Trino %s started on 127.0.0.1:%d in %s", s.version, s.port, time.Since(start).Round(time.Second))
 	return s
+}
+
+// trinoLogTail is the log's tail without Trino's start-up dump of every config property.
+func trinoLogTail(path string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(fileTail(path, 4000), "\n") {
+		if !strings.Contains(l, "\tBootstrap\t") {
+			keep = append(keep, l)
+		}
+	}
+	return tail(strings.Join(keep, "\n"), n)
 }
 
 func (s *trinoServer) stop() {
