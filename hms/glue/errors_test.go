@@ -199,3 +199,18 @@ func TestConfigErrors(t *testing.T) {
 	_, err = New(t.Context(), Config{AccessKeyID: "a", SecretAccessKey: "b"}, nil)
 	wantKind(t, "no region", err, errs.KindInvalid)
 }
+
+func TestHasNumberLiteral(t *testing.T) {
+	for s, want := range map[string]bool{
+		`ds = '2024-01-01'`:         false,
+		`ds = "x1" AND k2 = 'a'`:    false,
+		`hr >= 20`:                  true,
+		`(k1 = 'a') OR (hr IN (1))`: true,
+		`col_9 = 'it''s 5'`:         false,
+		`ds = 'a\'5'`:               false,
+	} {
+		if got := hasNumberLiteral(s); got != want {
+			t.Errorf("%s: %v, want %v", s, got, want)
+		}
+	}
+}

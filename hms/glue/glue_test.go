@@ -394,6 +394,7 @@ func TestPartitions(t *testing.T) {
 		{"filter with values", hms.PartitionQuery{Values: []string{"2024-01-02"}, Filter: "hr < 5"}, 5},
 		{"filter with max", hms.PartitionQuery{Filter: "hr < 5", Max: 3}, 3},
 		{"filter matching nothing", hms.PartitionQuery{Filter: "ds = 'nope'"}, 0},
+		{"filter string key vs number (local)", hms.PartitionQuery{Filter: "ds < 3"}, 250},
 	}
 	for _, tc := range queries {
 		t.Run("query/"+tc.name, func(t *testing.T) {

@@ -413,11 +413,17 @@ func (c *Client) pushable(t *hm.Table, fx filter.Expr) bool {
 	for _, k := range t.PartitionKeys {
 		types[norm(k.Name)] = k.Type
 	}
+	stringKey := false
 	for _, k := range filter.Keys(fx) {
 		typ, ok := types[k]
 		if !ok || !(isStringType(typ) || isIntegralType(typ)) {
 			return false
 		}
+		stringKey = stringKey || isStringType(typ)
+	}
+	// Hive compares a string key with a number literal as text; Glue may compare as numbers.
+	if stringKey && hasNumberLiteral(fx.String()) {
+		return false
 	}
 	up := strings.ToUpper(fx.String())
 	for _, w := range []string{"LIKE", "DATE", "TIMESTAMP", "__HIVE_DEFAULT_PARTITION__", "\\"} {
@@ -702,4 +708,30 @@ func (c *Client) DropPartition(ctx context.Context, db, tbl string, values []str
 		return nil, err
 	}
 	return p, nil
+}
+
+// hasNumberLiteral reports whether the canonical filter text has a digit outside quotes and
+// outside identifiers (a number literal).
+func hasNumberLiteral(s string) bool {
+	var quote byte
+	inIdent := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case quote != 0:
+			if ch == '\\' {
+				i++
+			} else if ch == quote {
+				quote = 0
+			}
+		case ch == '\'' || ch == '"' || ch == '`':
+			quote = ch
+		case ch >= '0' && ch <= '9':
+			if !inIdent {
+				return true
+			}
+		}
+		inIdent = quote == 0 && (ch == '_' || ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || (inIdent && ch >= '0' && ch <= '9'))
+	}
+	return false
 }
