@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync/atomic"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
 )
@@ -22,7 +23,8 @@ type connTransport struct {
 	w         *bufio.Writer
 	limit     int64
 	remaining int64
-	closed    bool
+	// closed is read by the generated processors' connectivity checks on other goroutines.
+	closed atomic.Bool
 }
 
 var _ athrift.TTransport = (*connTransport)(nil)
@@ -55,10 +57,10 @@ func (t *connTransport) Read(p []byte) (int, error) {
 func (t *connTransport) Write(p []byte) (int, error)     { return t.w.Write(p) }
 func (t *connTransport) Flush(ctx context.Context) error { return t.w.Flush() }
 func (t *connTransport) RemainingBytes() uint64          { return ^uint64(0) }
-func (t *connTransport) IsOpen() bool                    { return !t.closed }
+func (t *connTransport) IsOpen() bool                    { return !t.closed.Load() }
 func (t *connTransport) Open() error                     { return nil }
 func (t *connTransport) Close() error {
-	t.closed = true
+	t.closed.Store(true)
 	return t.conn.Close()
 }
 
