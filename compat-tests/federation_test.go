@@ -115,7 +115,7 @@ func TestFederation(t *testing.T) {
 
 	// ---- seed every upstream directly.
 	ctx := context.Background()
-	seedLegacy(t, ctx, legacyAddr, dataDir, tablesJSON)
+	seedLegacy(t, ctx, legacyAddr, dataDir, tablesJSON, sparkEnv, py, script)
 	seedNewer(t, ctx, newerAddr, dataDir)
 	seedGlue(t, ctx, motoEndpoint, dataDir)
 	timings.mark("upstreams seeded directly")
@@ -283,7 +283,7 @@ func TestFederation(t *testing.T) {
 
 // ------------------------------------------------------------------ seeding the upstreams
 
-func seedLegacy(t *testing.T, ctx context.Context, addr, dataDir, tablesJSON string) {
+func seedLegacy(t *testing.T, ctx context.Context, addr, dataDir, tablesJSON string, env []string, py, script string) {
 	t.Helper()
 	c := dialHMS(t, addr)
 	loc := func(p ...string) string { return "file://" + filepath.Join(append([]string{dataDir, "legacy"}, p...)...) }
@@ -294,28 +294,18 @@ func seedLegacy(t *testing.T, ctx context.Context, addr, dataDir, tablesJSON str
 	} {
 		must(t, "legacy create_database "+db.Name, c.CreateDatabase(ctx, db))
 	}
-	b, err := os.ReadFile(tablesJSON)
+	// Spark's own objects (table and views), created with Python's Thrift client: see federation_test.py.
+	runScript(t, 2*time.Minute, env, filepath.Dir(tablesJSON), py, script, "register", "--metastore", addr, "--out", tablesJSON)
+	orders, err := getTable(ctx, c, "sales", "orders")
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("legacy get_table_req sales.orders after register: %v", err)
 	}
-	var dumped map[string]string
-	if err := json.Unmarshal(b, &dumped); err != nil {
-		t.Fatal(err)
-	}
-	tables := map[string]*hm.Table{}
-	for _, name := range []string{"orders", "v_orders", "v_big"} {
-		tbl := &hm.Table{}
-		buf := athrift.NewTMemoryBufferLen(len(dumped[name]))
-		buf.WriteString(dumped[name])
-		if err := tbl.Read(ctx, athrift.NewTJSONProtocol(buf)); err != nil {
-			t.Fatalf("decoding Spark's %s: %v", name, err)
-		}
-		tables[name] = tbl
-		must(t, "legacy create_table sales."+name+" (as Spark wrote it)", c.CreateTable(ctx, tbl))
+	view, err := getTable(ctx, c, "sales", "v_orders")
+	if err != nil {
+		t.Fatalf("legacy get_table_req sales.v_orders after register: %v", err)
 	}
 	t.Logf("legacy view sales.v_orders as Spark wrote it: viewExpandedText=%q, view.catalogAndNamespace.part.1=%q",
-		tables["v_orders"].GetViewExpandedText(), tables["v_orders"].Parameters["view.catalogAndNamespace.part.1"])
-	orders := tables["orders"]
+		view.GetViewExpandedText(), view.Parameters["view.catalogAndNamespace.part.1"])
 	var parts []*hm.Partition
 	for _, dt := range []string{"2024-01-01", "2024-01-02"} {
 		sd := *orders.Sd
@@ -428,14 +418,42 @@ func runTrinoFederation(t *testing.T, ctx context.Context, p *Propolis, newerAdd
 	tr := startTrino(t, p.URI())
 	defer tr.stop() // free the cores for what follows
 	t.Logf("ENGINE: Trino %s (hive connector, Thrift metastore client) through Propolis", tr.version)
-	db, err := sql.Open("trino", fmt.Sprintf("http://federation@127.0.0.1:%d?catalog=hive&schema=default", tr.port))
+	before := p.Metrics(t)
+	defer func() { reportCalls(t, "Trino "+tr.version+" (federation)", p.Metrics(t).Sub(before)) }()
+
+	// Statistics first, on their own, with a deadline: Trino asks for table and partition
+	// statistics (get_table_statistics_req, get_partitions_statistics_req) while planning.
+	stats, err := sql.Open("trino", fmt.Sprintf("http://federation@127.0.0.1:%d?catalog=hive&schema=default", tr.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stats.Close()
+	for _, q := range []string{"SELECT count(*) FROM hive.newer_crm.customers",
+		"SELECT count(*) FROM hive.legacy_sales.orders WHERE dt = '2024-01-02'"} {
+		t.Logf("trino> %s (statistics enabled, 40 s deadline)", q)
+		qctx, cancel := context.WithTimeout(ctx, 40*time.Second)
+		start := time.Now()
+		var n int64
+		err := stats.QueryRowContext(qctx, q).Scan(&n)
+		cancel()
+		if took := time.Since(start); err != nil || took > 20*time.Second {
+			b, _ := os.ReadFile(p.Stderr)
+			t.Errorf("%s with Trino's statistics on: %v after %s (%d Propolis log lines say %q; Trino retries the "+
+				"statistics call on a new connection each time)", q, err, took.Round(100*time.Millisecond),
+				strings.Count(string(b), "Required field Engine is not set"), "Required field Engine is not set")
+		} else {
+			t.Logf("    ok: %d in %s", n, took.Round(100*time.Millisecond))
+		}
+	}
+
+	// The rest with statistics off, so that the statistics calls cannot slow it down.
+	db, err := sql.Open("trino", fmt.Sprintf("http://federation@127.0.0.1:%d?catalog=hive&schema=default"+
+		"&session_properties=hive.statistics_enabled:false", tr.port))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	d := &trinoDB{t: t, db: db}
-	before := p.Metrics(t)
-	defer func() { reportCalls(t, "Trino "+tr.version+" (federation)", p.Metrics(t).Sub(before)) }()
 
 	d.expect("SHOW SCHEMAS FROM hive", row("default"), row("information_schema"), row("lake"),
 		row("legacy_ref"), row("legacy_sales"), row("newer_crm"))

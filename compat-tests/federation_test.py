@@ -1,6 +1,7 @@
 """Spark (pyspark 3.5, built-in Hive 2.3.9 metastore client) for TestFederation.
 
-    python federation_test.py seed    --dir DIR --out TABLES.json
+    python federation_test.py seed     --dir DIR --out TABLES.json
+    python federation_test.py register --metastore HOST:PORT --out TABLES.json
     python federation_test.py engine  --metastore thrift://PROPOLIS --warehouse DIR
     python federation_test.py down    --metastore thrift://PROPOLIS --warehouse DIR
 
@@ -8,7 +9,9 @@
 metastore's table and views in a private, in-process metastore (Spark's own Derby one). Spark 3.5's
 Hive 2.3.9 client cannot create tables in a Hive 4 metastore directly (it calls get_table, which
 Hive 4 removed), so the seed dumps the Thrift Table objects Spark wrote, in Thrift's JSON protocol,
-and the Go test registers exactly those objects in the legacy metastore with a Thrift client.
+and `register` creates exactly those objects in the legacy metastore with Python's Thrift client
+(which, like Spark, leaves unset fields such as a view's storage location unset: Go's Thrift
+structs would send them as empty strings).
 
 `engine` runs, through Propolis only: SHOW DATABASES, reads from every backend, a join across
 backends, a view defined in a secondary, a CREATE TABLE that lands in the legacy metastore, and
@@ -121,6 +124,32 @@ ORDERS = {  # legacy: sales.orders (order_id, customer_id, amount) partitioned b
 }
 CUSTOMERS = [(10, "alice", "FR"), (20, "bob", "DE"), (30, "carol", "US")]  # newer: crm.customers
 EVENTS = [(100, 10, "click"), (101, 30, "view"), (102, 10, "buy")]  # glue: analytics.events
+
+
+def register(a):
+    """Create the tables Spark defined (seed's dump) in a metastore, field for field."""
+    from hive_metastore import ThriftHiveMetastore
+    from hive_metastore.ttypes import GetTableRequest, Table
+    from thrift.protocol import TBinaryProtocol, TJSONProtocol
+    from thrift.transport import TSocket, TTransport
+
+    host, port = a.metastore.replace("thrift://", "").split(":")
+    tr = TTransport.TBufferedTransport(TSocket.TSocket(host, int(port)))
+    tr.open()
+    c = ThriftHiveMetastore.Client(TBinaryProtocol.TBinaryProtocol(tr))
+    with open(a.out) as f:
+        dumped = json.load(f)
+    for name in ("orders", "v_orders", "v_big"):
+        t = Table()
+        t.read(TJSONProtocol.TJSONProtocol(TTransport.TMemoryBuffer(dumped[name].encode())))
+        step(f"create_table {t.dbName}.{t.tableName} ({t.tableType}) in {a.metastore}, as Spark wrote it")
+        c.create_table(t)
+        back = c.get_table_req(GetTableRequest(dbName=t.dbName, tblName=t.tableName)).table
+        print(f"    ok: {back.dbName}.{back.tableName}: type {back.tableType}, sd.location {back.sd.location!r}, "
+              f"viewExpandedText {back.viewExpandedText!r}, "
+              f"view.catalogAndNamespace.part.1 {(back.parameters or {}).get('view.catalogAndNamespace.part.1')!r}",
+              flush=True)
+    tr.close()
 
 
 def seed(a):
@@ -246,7 +275,7 @@ def engine(spark, a):
         print(f"SPARK_MADE_LOCATION={desc.get('Location')}", flush=True)
 
     with section("writes the routing rules refuse"):
-        expect_error(spark, "CREATE TABLE lake.spark_made (id BIGINT) USING parquet", "lake", "read-only")
+        expect_error(spark, "CREATE TABLE lake.spark_made (id BIGINT) USING parquet", "glue", "read-only")
         expect_error(spark, "CREATE TABLE legacy_ref.spark_made (id BIGINT) USING parquet", "legacy", "ref")
         dbs = sorted(r[0] for r in rows(spark, "SHOW DATABASES"))
         if "lake" not in dbs or any("spark_made" in r[1] for r in rows(spark, "SHOW TABLES IN lake")):
@@ -275,7 +304,7 @@ def down(spark, a):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["seed", "engine", "down"])
+    ap.add_argument("phase", choices=["seed", "register", "engine", "down"])
     ap.add_argument("--metastore")
     ap.add_argument("--warehouse")
     ap.add_argument("--dir")
@@ -285,6 +314,8 @@ def main():
     try:
         if a.phase == "seed":
             seed(a)
+        elif a.phase == "register":
+            register(a)
         else:
             spark = session(f"propolis-federation-{a.phase}", metastore=a.metastore, warehouse=a.warehouse)
             spark.sparkContext.setLogLevel("WARN")
