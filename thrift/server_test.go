@@ -55,7 +55,7 @@ func client(t *testing.T, addr string, framed bool) (*fb303.FacebookServiceClien
 	if framed {
 		tr = athrift.NewTFramedTransportConf(tr, conf)
 	} else {
-		tr = athrift.NewTBufferedTransport(tr, 4096)
+		tr = athrift.NewTBufferedTransport(tr, 1<<16) // one write per message, so a server closing early cannot break it mid-send
 	}
 	if err := tr.Open(); err != nil {
 		t.Fatal(err)
