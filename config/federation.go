@@ -60,6 +60,23 @@ type Backend struct {
 	Routing `yaml:",inline"`
 	HMS     HMSBackend  `yaml:"hms"`
 	Glue    GlueBackend `yaml:"glue"`
+	Cache   Cache       `yaml:"cache"`
+}
+
+// Cache is the metadata cache in front of a backend (tables, partitions, listings),
+// invalidated by Propolis's own writes and by the backend's notification log.
+type Cache struct {
+	// Disabled turns the cache off: every call goes to the backend.
+	Disabled bool `yaml:"disabled"`
+	// MaxBytes bounds the cached objects by their serialized size (default 256MiB).
+	MaxBytes int64 `yaml:"max_bytes" unit:"bytes"`
+	// TTL is the longest an entry lives, the only staleness bound where the backend has no
+	// notification log (Glue) (default 5m).
+	TTL time.Duration `yaml:"ttl"`
+	// PollInterval is how often the backend's notification log is read (default 2s).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// PerUser keeps each caller's entries apart; always on for a backend that impersonates.
+	PerUser bool `yaml:"per_user"`
 }
 
 // HMSBackend is an upstream Hive Metastore (2.3, 3.1 or 4.x).
@@ -116,6 +133,9 @@ const (
 	defaultBackendPoolSize = 16
 	defaultBreakerFailures = 5
 	defaultBreakerCooldown = 10 * time.Second
+	defaultCacheBytes      = 256 << 20
+	defaultCacheTTL        = 5 * time.Minute
+	defaultCachePoll       = 2 * time.Second
 	writeReadWrite         = "read-write"
 	writeReadOnly          = "read-only"
 	writeAllowList         = "allow-list"
@@ -147,6 +167,15 @@ func (f *Federation) applyDefaults() {
 		}
 		if b.Type == backendTypeGlue && b.Glue.CallTimeout == 0 {
 			b.Glue.CallTimeout = defaultCallTimeout
+		}
+		if b.Cache.MaxBytes == 0 {
+			b.Cache.MaxBytes = defaultCacheBytes
+		}
+		if b.Cache.TTL == 0 {
+			b.Cache.TTL = defaultCacheTTL
+		}
+		if b.Cache.PollInterval == 0 {
+			b.Cache.PollInterval = defaultCachePoll
 		}
 	}
 	if f.Breaker == (Breaker{}) {
@@ -202,6 +231,11 @@ func (f *Federation) validate(add func(field, format string, args ...any)) {
 			}
 		default:
 			add(path+".type", "must be hms or glue, not %q", b.Type)
+		}
+	}
+	for i, b := range f.Backends {
+		if b.Cache.MaxBytes < 0 || b.Cache.TTL < 0 || b.Cache.PollInterval < 0 {
+			add(fmt.Sprintf("federation.backends[%d].cache", i), "sizes and durations must be > 0")
 		}
 	}
 	if !names[f.Primary] {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/propolis/propolis/config"
 	"github.com/propolis/propolis/hms"
+	"github.com/propolis/propolis/hms/cache"
 	"github.com/propolis/propolis/hms/federation"
 	"github.com/propolis/propolis/hms/upstream"
 )
@@ -29,8 +30,17 @@ func buildFederation(ctx context.Context, cfg config.Federation, warehouse strin
 			}
 			return nil, nil, fmt.Errorf("backend %s: %w", b.Name, err)
 		}
-		closers = append(closers, c)
-		members = append(members, member(b.Name, be, b.Routing))
+		// The cache sits in front of the backend, in its own names, and closes first.
+		cached := cache.New(be, cache.Config{
+			Name:         b.Name,
+			MaxBytes:     b.Cache.MaxBytes,
+			TTL:          b.Cache.TTL,
+			PollInterval: b.Cache.PollInterval,
+			PerUser:      b.Cache.PerUser || b.HMS.Impersonate,
+			Disabled:     b.Cache.Disabled,
+		}, log.With("backend", b.Name, "component", "cache"), reg)
+		closers = append(closers, cached, c)
+		members = append(members, member(b.Name, cached, b.Routing))
 	}
 	r, err := federation.New(members, cfg.Primary, federation.BreakerConfig{
 		Failures: cfg.Breaker.Failures, Cooldown: cfg.Breaker.Cooldown,
