@@ -12,7 +12,7 @@ COMPAT_FLAGS  ?= -v
 RUN_ARGS      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-unit test-compat deps fmt vet mariadb mariadb-stop clean
+.PHONY: help run build test test-unit test-compat deps fmt vet mariadb mariadb-stop clean bench
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -37,6 +37,11 @@ test-compat-only:
 
 deps: ## download and cache the real peers: pyspark, pyiceberg, Trino, Hive Metastore (compat-tests/setup.sh)
 	compat-tests/setup.sh
+
+BENCH_ARGS ?=
+bench: build ## Propolis vs the real Hive Metastore, side by side, ratios into BENCHMARKS.md (~6 min)
+	compat-tests/hms/hms.sh setup
+	$(GO) run ./cmd/propolis-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(BENCH_ARGS)
 
 fmt: ## gofmt every Go file
 	$(GO) fmt ./...
