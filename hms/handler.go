@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/beltran/gohive/gohivemeta/fb303"
@@ -29,16 +30,27 @@ type HandlerConfig struct {
 
 // Handler implements the Hive Metastore Thrift service over a Backend.
 type Handler struct {
-	b     Backend
+	b     atomic.Pointer[backendBox]
 	cfg   HandlerConfig
 	log   *slog.Logger
 	start time.Time
 }
 
+// backendBox lets an interface value live behind an atomic pointer.
+type backendBox struct{ Backend }
+
 // NewHandler returns the handler serving b.
 func NewHandler(b Backend, cfg HandlerConfig, log *slog.Logger) *Handler {
-	return &Handler{b: b, cfg: cfg, log: log, start: time.Now()}
+	h := &Handler{cfg: cfg, log: log, start: time.Now()}
+	h.SetBackend(b)
+	return h
 }
+
+// SetBackend replaces the backend for every call that starts from now on (a configuration
+// reload); calls in flight finish on the one they started with, and no connection drops.
+func (h *Handler) SetBackend(b Backend) { h.b.Store(&backendBox{b}) }
+
+func (h *Handler) backend() Backend { return h.b.Load().Backend }
 
 // Hive 3+ clients prefix database names with their catalog: "@hive#sales", or "@hive#" for the
 // catalog alone. Propolis serves one catalog, "hive", and accepts the prefix anywhere a database

@@ -19,7 +19,7 @@ func (h *Handler) CreateDatabase(ctx context.Context, db *hm.Database) error {
 	}
 	c := *db
 	c.Name = name
-	return h.b.CreateDatabase(ctx, &c)
+	return h.backend().CreateDatabase(ctx, &c)
 }
 
 func (h *Handler) GetDatabase(ctx context.Context, name string) (*hm.Database, error) {
@@ -27,7 +27,7 @@ func (h *Handler) GetDatabase(ctx context.Context, name string) (*hm.Database, e
 	if err != nil {
 		return nil, err
 	}
-	return h.b.GetDatabase(ctx, n)
+	return h.backend().GetDatabase(ctx, n)
 }
 
 func (h *Handler) GetDatabaseReq(ctx context.Context, req *hm.GetDatabaseRequest) (*hm.Database, error) {
@@ -38,7 +38,7 @@ func (h *Handler) GetDatabaseReq(ctx context.Context, req *hm.GetDatabaseRequest
 }
 
 func (h *Handler) GetAllDatabases(ctx context.Context) ([]string, error) {
-	return h.b.ListDatabases(ctx)
+	return h.backend().ListDatabases(ctx)
 }
 
 func (h *Handler) GetDatabases(ctx context.Context, pattern string) ([]string, error) {
@@ -46,7 +46,7 @@ func (h *Handler) GetDatabases(ctx context.Context, pattern string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	all, err := h.b.ListDatabases(ctx)
+	all, err := h.backend().ListDatabases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (h *Handler) AlterDatabase(ctx context.Context, name string, db *hm.Databas
 	}
 	c := *db
 	c.Name = n
-	return h.b.AlterDatabase(ctx, n, &c)
+	return h.backend().AlterDatabase(ctx, n, &c)
 }
 
 func (h *Handler) DropDatabase(ctx context.Context, name string, deleteData, cascade bool) error {
@@ -81,5 +81,5 @@ func (h *Handler) DropDatabase(ctx context.Context, name string, deleteData, cas
 	if err != nil {
 		return err
 	}
-	return h.b.DropDatabase(ctx, n, deleteData, cascade)
+	return h.backend().DropDatabase(ctx, n, deleteData, cascade)
 }

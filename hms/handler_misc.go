@@ -33,7 +33,7 @@ func (h *Handler) updateStats(ctx context.Context, st *hm.ColumnStatistics, tabl
 	d := *st.StatsDesc
 	d.DbName, d.TableName = r.db, r.tbl
 	c.StatsDesc = &d
-	return h.b.UpdateColumnStatistics(ctx, &c)
+	return h.backend().UpdateColumnStatistics(ctx, &c)
 }
 
 func (h *Handler) UpdateTableColumnStatistics(ctx context.Context, st *hm.ColumnStatistics) (bool, error) {
@@ -79,7 +79,7 @@ func (h *Handler) GetTableColumnStatistics(ctx context.Context, db, tbl, col str
 	if err != nil {
 		return nil, err
 	}
-	objs, err := h.b.TableColumnStatistics(ctx, r.db, r.tbl, []string{strings.ToLower(col)})
+	objs, err := h.backend().TableColumnStatistics(ctx, r.db, r.tbl, []string{strings.ToLower(col)})
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func (h *Handler) GetPartitionColumnStatistics(ctx context.Context, db, tbl, par
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.b.PartitionColumnStatistics(ctx, r.db, r.tbl, []string{part}, []string{strings.ToLower(col)})
+	m, err := h.backend().PartitionColumnStatistics(ctx, r.db, r.tbl, []string{part}, []string{strings.ToLower(col)})
 	if err != nil {
 		return nil, err
 	}
@@ -127,7 +127,7 @@ func (h *Handler) GetTableStatisticsReq(ctx context.Context, req *hm.TableStatsR
 	if err != nil {
 		return nil, err
 	}
-	objs, err := h.b.TableColumnStatistics(ctx, r.db, r.tbl, lowerAll(req.ColNames))
+	objs, err := h.backend().TableColumnStatistics(ctx, r.db, r.tbl, lowerAll(req.ColNames))
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (h *Handler) GetPartitionsStatisticsReq(ctx context.Context, req *hm.Partit
 	if err != nil {
 		return nil, err
 	}
-	m, err := h.b.PartitionColumnStatistics(ctx, r.db, r.tbl, req.PartNames, lowerAll(req.ColNames))
+	m, err := h.backend().PartitionColumnStatistics(ctx, r.db, r.tbl, req.PartNames, lowerAll(req.ColNames))
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +160,7 @@ func (h *Handler) DeleteTableColumnStatistics(ctx context.Context, db, tbl, col,
 	if err != nil {
 		return false, err
 	}
-	return true, h.b.DeleteColumnStatistics(ctx, r.db, r.tbl, "", strings.ToLower(col))
+	return true, h.backend().DeleteColumnStatistics(ctx, r.db, r.tbl, "", strings.ToLower(col))
 }
 
 func (h *Handler) DeletePartitionColumnStatistics(ctx context.Context, db, tbl, part, col, _ string) (bool, error) {
@@ -171,7 +171,7 @@ func (h *Handler) DeletePartitionColumnStatistics(ctx context.Context, db, tbl, 
 	if part == "" {
 		return false, errs.Invalid("delete_partition_column_statistics: no partition name")
 	}
-	return true, h.b.DeleteColumnStatistics(ctx, r.db, r.tbl, part, strings.ToLower(col))
+	return true, h.backend().DeleteColumnStatistics(ctx, r.db, r.tbl, part, strings.ToLower(col))
 }
 
 // --- functions ---
@@ -186,7 +186,7 @@ func (h *Handler) CreateFunction(ctx context.Context, f *hm.Function) error {
 	}
 	c := *f
 	c.DbName, c.FunctionName = d, strings.ToLower(f.FunctionName)
-	return h.b.CreateFunction(ctx, &c)
+	return h.backend().CreateFunction(ctx, &c)
 }
 
 func (h *Handler) GetFunction(ctx context.Context, db, name string) (*hm.Function, error) {
@@ -194,7 +194,7 @@ func (h *Handler) GetFunction(ctx context.Context, db, name string) (*hm.Functio
 	if err != nil {
 		return nil, err
 	}
-	return h.b.GetFunction(ctx, d, strings.ToLower(name))
+	return h.backend().GetFunction(ctx, d, strings.ToLower(name))
 }
 
 func (h *Handler) GetFunctions(ctx context.Context, db, pattern string) ([]string, error) {
@@ -202,7 +202,7 @@ func (h *Handler) GetFunctions(ctx context.Context, db, pattern string) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	fs, err := h.b.ListFunctions(ctx, d)
+	fs, err := h.backend().ListFunctions(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -216,7 +216,7 @@ func (h *Handler) GetFunctions(ctx context.Context, db, pattern string) ([]strin
 }
 
 func (h *Handler) GetAllFunctions(ctx context.Context) (*hm.GetAllFunctionsResponse, error) {
-	fs, err := h.b.ListFunctions(ctx, "")
+	fs, err := h.backend().ListFunctions(ctx, "")
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +236,7 @@ func (h *Handler) AlterFunction(ctx context.Context, db, name string, f *hm.Func
 	}
 	c := *f
 	c.DbName, c.FunctionName = strings.ToLower(c.DbName), strings.ToLower(c.FunctionName)
-	return h.b.AlterFunction(ctx, d, strings.ToLower(name), &c)
+	return h.backend().AlterFunction(ctx, d, strings.ToLower(name), &c)
 }
 
 func (h *Handler) DropFunction(ctx context.Context, db, name string) error {
@@ -244,7 +244,7 @@ func (h *Handler) DropFunction(ctx context.Context, db, name string) error {
 	if err != nil {
 		return err
 	}
-	return h.b.DropFunction(ctx, d, strings.ToLower(name))
+	return h.backend().DropFunction(ctx, d, strings.ToLower(name))
 }
 
 // --- locks ---
@@ -276,21 +276,21 @@ func (h *Handler) Lock(ctx context.Context, req *hm.LockRequest) (*hm.LockRespon
 		}
 		c.Component[i] = &cc
 	}
-	return h.b.Lock(ctx, &c)
+	return h.backend().Lock(ctx, &c)
 }
 
 func (h *Handler) CheckLock(ctx context.Context, req *hm.CheckLockRequest) (*hm.LockResponse, error) {
 	if req == nil {
 		return nil, errs.Invalid("check_lock: no request")
 	}
-	return h.b.CheckLock(ctx, req.Lockid)
+	return h.backend().CheckLock(ctx, req.Lockid)
 }
 
 func (h *Handler) Unlock(ctx context.Context, req *hm.UnlockRequest) error {
 	if req == nil {
 		return errs.Invalid("unlock: no request")
 	}
-	return h.b.Unlock(ctx, req.Lockid)
+	return h.backend().Unlock(ctx, req.Lockid)
 }
 
 func (h *Handler) Heartbeat(ctx context.Context, req *hm.HeartbeatRequest) error {
@@ -303,20 +303,20 @@ func (h *Handler) Heartbeat(ctx context.Context, req *hm.HeartbeatRequest) error
 	if req.Lockid == nil {
 		return nil
 	}
-	return h.b.Heartbeat(ctx, *req.Lockid)
+	return h.backend().Heartbeat(ctx, *req.Lockid)
 }
 
 func (h *Handler) ShowLocks(ctx context.Context, req *hm.ShowLocksRequest) (*hm.ShowLocksResponse, error) {
 	if req == nil {
 		req = &hm.ShowLocksRequest{}
 	}
-	return h.b.ShowLocks(ctx, req)
+	return h.backend().ShowLocks(ctx, req)
 }
 
 // --- notification log ---
 
 func (h *Handler) GetCurrentNotificationEventId(ctx context.Context) (*hm.CurrentNotificationEventId, error) {
-	id, err := h.b.CurrentEventID(ctx)
+	id, err := h.backend().CurrentEventID(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +331,7 @@ func (h *Handler) GetNextNotification(ctx context.Context, req *hm.NotificationE
 	if req.MaxEvents != nil && *req.MaxEvents > 0 {
 		max = int(*req.MaxEvents)
 	}
-	evs, err := h.b.NextEvents(ctx, req.LastEvent, max)
+	evs, err := h.backend().NextEvents(ctx, req.LastEvent, max)
 	if err != nil {
 		return nil, err
 	}

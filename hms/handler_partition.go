@@ -22,7 +22,7 @@ func maxParts(n int16) int { return int(n) }
 
 // valuesOf turns a partition name into values in the table's key order.
 func (h *Handler) valuesOf(ctx context.Context, r tableRef, name string) ([]string, error) {
-	t, err := h.b.GetTable(ctx, r.db, r.tbl)
+	t, err := h.backend().GetTable(ctx, r.db, r.tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -77,7 +77,7 @@ func (h *Handler) addPartitions(ctx context.Context, parts []*hm.Partition, ifNo
 		c.DbName, c.TableName = r.db, r.tbl
 		cp[i] = &c
 	}
-	return h.b.AddPartitions(ctx, r.db, r.tbl, cp, ifNotExists)
+	return h.backend().AddPartitions(ctx, r.db, r.tbl, cp, ifNotExists)
 }
 
 func (h *Handler) AddPartition(ctx context.Context, p *hm.Partition) (*hm.Partition, error) {
@@ -139,7 +139,7 @@ func (h *Handler) AddPartitionsReq(ctx context.Context, req *hm.AddPartitionsReq
 // appendPartition creates a partition from values alone, with the table's storage.
 func (h *Handler) appendPartition(ctx context.Context, r tableRef, values []string) (*hm.Partition, error) {
 	p := &hm.Partition{DbName: r.db, TableName: r.tbl, Values: values}
-	added, err := h.b.AddPartitions(ctx, r.db, r.tbl, []*hm.Partition{p}, false)
+	added, err := h.backend().AddPartitions(ctx, r.db, r.tbl, []*hm.Partition{p}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -181,7 +181,7 @@ func (h *Handler) GetPartition(ctx context.Context, db, tbl string, values []str
 	if err != nil {
 		return nil, err
 	}
-	return h.b.GetPartition(ctx, r.db, r.tbl, values)
+	return h.backend().GetPartition(ctx, r.db, r.tbl, values)
 }
 
 func (h *Handler) GetPartitionWithAuth(ctx context.Context, db, tbl string, values []string, _ string, _ []string) (*hm.Partition, error) {
@@ -197,7 +197,7 @@ func (h *Handler) GetPartitionByName(ctx context.Context, db, tbl, name string) 
 	if err != nil {
 		return nil, err
 	}
-	return h.b.GetPartition(ctx, r.db, r.tbl, vals)
+	return h.backend().GetPartition(ctx, r.db, r.tbl, vals)
 }
 
 // --- listings ---
@@ -207,7 +207,7 @@ func (h *Handler) listPartitions(ctx context.Context, db, tbl string, q Partitio
 	if err != nil {
 		return nil, err
 	}
-	return h.b.ListPartitions(ctx, r.db, r.tbl, q)
+	return h.backend().ListPartitions(ctx, r.db, r.tbl, q)
 }
 
 func (h *Handler) listPartitionNames(ctx context.Context, db, tbl string, q PartitionQuery) ([]string, error) {
@@ -215,7 +215,7 @@ func (h *Handler) listPartitionNames(ctx context.Context, db, tbl string, q Part
 	if err != nil {
 		return nil, err
 	}
-	return h.b.ListPartitionNames(ctx, r.db, r.tbl, q)
+	return h.backend().ListPartitionNames(ctx, r.db, r.tbl, q)
 }
 
 func (h *Handler) GetPartitions(ctx context.Context, db, tbl string, max int16) ([]*hm.Partition, error) {
@@ -273,7 +273,7 @@ func (h *Handler) GetNumPartitionsByFilter(ctx context.Context, db, tbl, filter 
 	if err != nil {
 		return 0, err
 	}
-	n, err := h.b.CountPartitions(ctx, r.db, r.tbl, PartitionQuery{Filter: filter})
+	n, err := h.backend().CountPartitions(ctx, r.db, r.tbl, PartitionQuery{Filter: filter})
 	return int32(n), err
 }
 
@@ -282,7 +282,7 @@ func (h *Handler) GetPartitionsByNames(ctx context.Context, db, tbl string, name
 	if err != nil {
 		return nil, err
 	}
-	return h.b.GetPartitionsByNames(ctx, r.db, r.tbl, names)
+	return h.backend().GetPartitionsByNames(ctx, r.db, r.tbl, names)
 }
 
 func (h *Handler) GetPartitionsByNamesReq(ctx context.Context, req *hm.GetPartitionsByNamesRequest) (*hm.GetPartitionsByNamesResult_, error) {
@@ -329,7 +329,7 @@ func (h *Handler) alterPartitions(ctx context.Context, db, tbl string, parts []*
 		c.DbName, c.TableName = r.db, r.tbl
 		cp[i] = &c
 	}
-	return h.b.AlterPartitions(ctx, r.db, r.tbl, cp)
+	return h.backend().AlterPartitions(ctx, r.db, r.tbl, cp)
 }
 
 func (h *Handler) AlterPartition(ctx context.Context, db, tbl string, p *hm.Partition) error {
@@ -372,7 +372,7 @@ func (h *Handler) RenamePartition(ctx context.Context, db, tbl string, values []
 	}
 	c := *p
 	c.DbName, c.TableName = r.db, r.tbl
-	return h.b.RenamePartition(ctx, r.db, r.tbl, values, &c)
+	return h.backend().RenamePartition(ctx, r.db, r.tbl, values, &c)
 }
 
 // --- drop ---
@@ -382,7 +382,7 @@ func (h *Handler) DropPartition(ctx context.Context, db, tbl string, values []st
 	if err != nil {
 		return false, err
 	}
-	if _, err := h.b.DropPartition(ctx, r.db, r.tbl, values, deleteData); err != nil {
+	if _, err := h.backend().DropPartition(ctx, r.db, r.tbl, values, deleteData); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -401,7 +401,7 @@ func (h *Handler) DropPartitionByName(ctx context.Context, db, tbl, name string,
 	if err != nil {
 		return false, err
 	}
-	if _, err := h.b.DropPartition(ctx, r.db, r.tbl, vals, deleteData); err != nil {
+	if _, err := h.backend().DropPartition(ctx, r.db, r.tbl, vals, deleteData); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -431,7 +431,7 @@ func (h *Handler) DropPartitionsReq(ctx context.Context, req *hm.DropPartitionsR
 		if err != nil {
 			return nil, err
 		}
-		p, err := h.b.DropPartition(ctx, r.db, r.tbl, vals, deleteData)
+		p, err := h.backend().DropPartition(ctx, r.db, r.tbl, vals, deleteData)
 		if errs.KindOf(err) == errs.KindNotFound && req.IfExists {
 			continue
 		}

@@ -39,7 +39,7 @@ func (h *Handler) createTable(ctx context.Context, t *hm.Table) error {
 	}
 	c := *t
 	c.DbName, c.TableName = db, tableName(t.TableName)
-	return h.b.CreateTable(ctx, &c)
+	return h.backend().CreateTable(ctx, &c)
 }
 
 // --- get ---
@@ -49,7 +49,7 @@ func (h *Handler) GetTable(ctx context.Context, db, name string) (*hm.Table, err
 	if err != nil {
 		return nil, err
 	}
-	return h.b.GetTable(ctx, d, tableName(name))
+	return h.backend().GetTable(ctx, d, tableName(name))
 }
 
 func (h *Handler) GetTableReq(ctx context.Context, req *hm.GetTableRequest) (*hm.GetTableResult_, error) {
@@ -68,14 +68,14 @@ func (h *Handler) GetTableObjectsByName(ctx context.Context, db string, names []
 	if err != nil {
 		return nil, err
 	}
-	if _, err := h.b.GetDatabase(ctx, d); err != nil {
+	if _, err := h.backend().GetDatabase(ctx, d); err != nil {
 		return nil, err
 	}
 	lower := make([]string, len(names))
 	for i, n := range names {
 		lower[i] = tableName(n)
 	}
-	return h.b.GetTables(ctx, d, lower)
+	return h.backend().GetTables(ctx, d, lower)
 }
 
 func (h *Handler) GetTableObjectsByNameReq(ctx context.Context, req *hm.GetTablesRequest) (*hm.GetTablesResult_, error) {
@@ -96,7 +96,7 @@ func (h *Handler) listTables(ctx context.Context, db, pattern, typ string) ([]st
 	if err != nil {
 		return nil, err
 	}
-	infos, err := h.b.ListTables(ctx, d)
+	infos, err := h.backend().ListTables(ctx, d)
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +129,7 @@ func (h *Handler) GetTableMeta(ctx context.Context, dbPatterns, tblPatterns stri
 	if err != nil {
 		return nil, err
 	}
-	dbs, err := h.b.ListDatabases(ctx)
+	dbs, err := h.backend().ListDatabases(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func (h *Handler) GetTableMeta(ctx context.Context, dbPatterns, tblPatterns stri
 	}
 	var out []*hm.TableMeta
 	for _, d := range matching(dbs, dp) {
-		infos, err := h.b.ListTables(ctx, d)
+		infos, err := h.backend().ListTables(ctx, d)
 		if errs.KindOf(err) == errs.KindNotFound {
 			continue // dropped while we listed
 		}
@@ -248,7 +248,7 @@ func (h *Handler) alterTable(ctx context.Context, db, name string, t *hm.Table, 
 	if c.TableName == "" {
 		c.TableName = tableName(name)
 	}
-	return h.b.AlterTable(ctx, d, tableName(name), &c, cascade)
+	return h.backend().AlterTable(ctx, d, tableName(name), &c, cascade)
 }
 
 // --- drop ---
@@ -258,7 +258,7 @@ func (h *Handler) DropTable(ctx context.Context, db, name string, deleteData boo
 	if err != nil {
 		return err
 	}
-	return h.b.DropTable(ctx, d, tableName(name), deleteData)
+	return h.backend().DropTable(ctx, d, tableName(name), deleteData)
 }
 
 func (h *Handler) DropTableWithEnvironmentContext(ctx context.Context, db, name string, deleteData bool, _ *hm.EnvironmentContext) error {

@@ -180,3 +180,76 @@ func TestCommandLineErrors(t *testing.T) {
 		t.Fatalf("version: %v %s", err, out)
 	}
 }
+
+// A reload swaps the federation without dropping open connections, and a bad configuration
+// is refused while the running one keeps serving.
+func TestReloadKeepsConnections(t *testing.T) {
+	ctx := context.Background()
+	upstream := start(t, t.TempDir())
+	uc := client(t, upstream.thrift)
+	if err := uc.CreateDatabase(ctx, &hm.Database{Name: "crm"}); err != nil {
+		t.Fatal(err)
+	}
+
+	cfgPath := filepath.Join(t.TempDir(), "propolis.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(cfgPath, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("log: {level: warn}\n")
+	p := start(t, t.TempDir(), "--config", cfgPath)
+	c := client(t, p.thrift)
+	list := func() string {
+		dbs, err := c.GetAllDatabases(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(dbs, ",")
+	}
+	if got := list(); got != "default" {
+		t.Fatalf("before reload: %s", got)
+	}
+	reload := func() (int, string) {
+		resp, err := http.Post("http://"+p.admin+"/-/reload", "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+
+	write(fmt.Sprintf(`federation:
+  backends:
+    - name: up
+      type: hms
+      prefix: up_
+      hms: {address: %q}
+`, upstream.thrift))
+	if code, body := reload(); code != 200 {
+		t.Fatalf("reload: %d %s", code, body)
+	}
+	if got := list(); got != "default,up_crm,up_default" {
+		t.Fatalf("after reload, on the same connection: %s", got)
+	}
+
+	write("federation:\n  backends:\n    - {name: broken, type: nosuch}\n")
+	code, body := reload()
+	if code != 400 || !strings.Contains(body, "nosuch") {
+		t.Fatalf("bad config reload: %d %s", code, body)
+	}
+	if got := list(); got != "default,up_crm,up_default" {
+		t.Fatalf("a refused reload changed what is served: %s", got)
+	}
+
+	write("log: {level: warn}\n")
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	deadline := time.Now().Add(10 * time.Second)
+	for list() != "default" {
+		if time.Now().After(deadline) {
+			t.Fatalf("SIGHUP did not reload: %s", list())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

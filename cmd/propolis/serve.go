@@ -25,7 +25,6 @@ import (
 	"github.com/propolis/propolis/config"
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/hms/embedded"
-	"github.com/propolis/propolis/hms/federation"
 	pthrift "github.com/propolis/propolis/thrift"
 )
 
@@ -131,21 +130,22 @@ func serve(c *cli.Context) error {
 	for k, v := range cfg.Metastore.ConfigValues {
 		values[k] = v
 	}
-	router, closers, err := buildFederation(ctx, cfg.Federation, cfg.Warehouse, store, log, reg)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, c := range closers {
-			c.Close()
-		}
-	}()
-	handler := hms.NewHandler(router, hms.HandlerConfig{
+	handler := hms.NewHandler(nil, hms.HandlerConfig{
 		Version:      buildVersion(),
 		Warehouse:    cfg.Warehouse,
 		ConfigValues: values,
 		TrustSetUGI:  cfg.Metastore.TrustSetUGI,
 	}, log)
+	fed := &federationLive{
+		store: store, handler: handler, log: log, started: cfg, grace: 30 * time.Second,
+		load: func() (*config.Config, error) { return loadConfig(c) },
+	}
+	router, err := fed.build(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer fed.Close()
+	handler.SetBackend(router)
 	proc := hms.NewProcessor(handler, log, metrics.Interceptor(), hms.LogInterceptor(log))
 
 	// The generated processors poll the transport every few milliseconds during each call to
@@ -174,7 +174,7 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("admin listen on %s: %w", cfg.Admin.Listen, err)
 		}
 		ready["admin"] = aln.Addr().String()
-		admin = &http.Server{Handler: adminMux(reg, store, router), ReadHeaderTimeout: 10 * time.Second}
+		admin = &http.Server{Handler: adminMux(prometheus.Gatherers{reg, &fed.metrics}, store, fed), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("admin server stopped", "err", err)
@@ -192,12 +192,24 @@ func serve(c *cli.Context) error {
 		}
 	}
 
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case err := <-errc:
-		if err != nil {
-			return err
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			break wait
+		case <-hup:
+			if err := fed.Reload(ctx); err != nil {
+				log.Error("SIGHUP", "err", err)
+			}
+		case err := <-errc:
+			if err != nil {
+				return err
+			}
+			break wait
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -223,9 +235,9 @@ func writeReady(path string, addrs map[string]string) error {
 
 type pinger interface{ Ping(context.Context) error }
 
-func adminMux(reg *prometheus.Registry, store pinger, router *federation.Router) *http.ServeMux {
+func adminMux(metrics prometheus.Gatherer, store pinger, fed *federationLive) *http.ServeMux {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")
 	})
@@ -244,7 +256,15 @@ func adminMux(reg *prometheus.Registry, store pinger, router *federation.Router)
 		w.Header().Set("Content-Type", "application/json")
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		enc.Encode(router.Status())
+		enc.Encode(fed.router.Load().Status())
+	})
+	// POST /-/reload re-reads the configuration file, as SIGHUP does.
+	mux.HandleFunc("POST /-/reload", func(w http.ResponseWriter, r *http.Request) {
+		if err := fed.Reload(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		io.WriteString(w, "reloaded\n")
 	})
 	return mux
 }
