@@ -37,7 +37,9 @@ type federationLive struct {
 
 // generationGatherer serves the metrics of the current generation: each generation registers
 // its collectors in a fresh registry, so a reload never collides with the old names.
-type generationGatherer struct{ p atomic.Pointer[prometheus.Registry] }
+type generationGatherer struct {
+	p atomic.Pointer[prometheus.Registry]
+}
 
 func (g *generationGatherer) Gather() ([]*dto.MetricFamily, error) {
 	if r := g.p.Load(); r != nil {
