@@ -441,6 +441,8 @@ func testPartitionQueries(t *testing.T, s *Store) {
 		{"case sensitive value", hms.PartitionQuery{Values: []string{"2024", "2", "b"}}, 0, 0},
 		{"hole", hms.PartitionQuery{Values: []string{"", "3"}}, 4, 0},
 		{"hole last", hms.PartitionQuery{Values: []string{"", "", "B"}}, 6, 0},
+		{"trailing wildcards", hms.PartitionQuery{Values: []string{"2024", "", ""}}, 6, 0},
+		{"trailing wildcard", hms.PartitionQuery{Values: []string{"2024", "2", ""}}, 2, 0},
 		{"prefix with max", hms.PartitionQuery{Values: []string{"2023"}, Max: 2}, 2, 0},
 		{"hole with max", hms.PartitionQuery{Values: []string{"", "3"}, Max: 3}, 3, 0},
 		{"filter", hms.PartitionQuery{Filter: "y = 2024 and m >= 2"}, 4, 0},

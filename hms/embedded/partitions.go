@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -299,7 +300,8 @@ func (s *Store) selectParts(ctx context.Context, db, tbl string, q hms.Partition
 	if match == nil && !rest && q.Max > 0 {
 		limit = q.Max
 	}
-	exact := len(q.Values) == len(keys) && !rest && len(keys) > 0
+	// Exact only when every key has a value: an empty value is Hive's wildcard, also at the end.
+	exact := len(q.Values) == len(keys) && len(keys) > 0 && !slices.Contains(q.Values, "")
 	if exact {
 		prefix = strings.TrimSuffix(prefix, "/")
 	}
