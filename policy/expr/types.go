@@ -305,6 +305,9 @@ func (p *typeParser) parse(depth int) (Type, error) {
 				p.i++
 			}
 			name := strings.TrimSpace(p.s[start:p.i])
+			if len(name) >= 2 && name[0] == '`' && name[len(name)-1] == '`' {
+				name = strings.ReplaceAll(name[1:len(name)-1], "``", "`")
+			}
 			if name == "" {
 				return Type{}, errs.Invalid("expected a struct field name at offset %d", start)
 			}
@@ -332,9 +335,10 @@ func (p *typeParser) parse(depth int) (Type, error) {
 	return Type{}, errs.Invalid("unknown type %q at offset %d", w, at)
 }
 
-// TrinoName is the Trino spelling of a Hive type, as Trino's Hive connector maps it
-// (int -> integer, float -> real, string -> varchar, binary -> varbinary, timestamp ->
-// timestamp(3) at the connector's default precision, struct -> row).
+// TrinoName is the Trino type signature of a Hive type, as Trino's Hive connector maps it and
+// writes it into view definitions (int -> integer, float -> real, string -> varchar, binary ->
+// varbinary, timestamp -> timestamp(3) at the connector's default precision, struct -> row with
+// quoted field names; no spaces after commas, as recorded from Trino 476).
 func (t Type) TrinoName() string {
 	switch t.Kind {
 	case Boolean:
@@ -368,13 +372,13 @@ func (t Type) TrinoName() string {
 	case Array:
 		return "array(" + t.Elem[0].TrinoName() + ")"
 	case Map:
-		return "map(" + t.Elem[0].TrinoName() + ", " + t.Elem[1].TrinoName() + ")"
+		return "map(" + t.Elem[0].TrinoName() + "," + t.Elem[1].TrinoName() + ")"
 	case Struct:
 		var b strings.Builder
 		b.WriteString("row(")
 		for i, f := range t.Fields {
 			if i > 0 {
-				b.WriteString(", ")
+				b.WriteByte(',')
 			}
 			b.WriteString(quoteTrinoIdent(f) + " " + t.Elem[i].TrinoName())
 		}
