@@ -783,3 +783,34 @@ func TestConcurrentWritersLoseNothing(t *testing.T) {
 		t.Fatalf("%d tables after %d acknowledged creates", len(tables), writers*each/5)
 	}
 }
+
+// Empty answers are empty lists on the wire, never an unset result ("unknown result").
+func TestEmptyResultsAreEmptyLists(t *testing.T) {
+	e := newEnv(t)
+	wantErr(t, "create db", e.c.CreateDatabase(ctx, &hm.Database{Name: "empty"}), nil, "")
+	wantErr(t, "create table", e.c.CreateTable(ctx, salesTable("default", "nothing")), nil, "")
+	calls := []struct {
+		name string
+		call func() (int, error)
+	}{
+		{"get_table_meta", func() (int, error) { r, err := e.c.GetTableMeta(ctx, "empty", "*", nil); return len(r), err }},
+		{"get_all_tables", func() (int, error) { r, err := e.c.GetAllTables(ctx, "empty"); return len(r), err }},
+		{"get_partitions", func() (int, error) { r, err := e.c.GetPartitions(ctx, "default", "nothing", -1); return len(r), err }},
+		{"get_partition_names", func() (int, error) { r, err := e.c.GetPartitionNames(ctx, "default", "nothing", -1); return len(r), err }},
+		{"get_partitions_by_filter", func() (int, error) {
+			r, err := e.c.GetPartitionsByFilter(ctx, "default", "nothing", `region = "x"`, -1)
+			return len(r), err
+		}},
+		{"get_functions", func() (int, error) { r, err := e.c.GetFunctions(ctx, "empty", "*"); return len(r), err }},
+		{"get_table_objects_by_name", func() (int, error) {
+			r, err := e.c.GetTableObjectsByName(ctx, "empty", []string{"x"})
+			return len(r), err
+		}},
+	}
+	for _, c := range calls {
+		n, err := c.call()
+		if err != nil || n != 0 {
+			t.Errorf("%s: %d results, err %v; want an empty list", c.name, n, err)
+		}
+	}
+}

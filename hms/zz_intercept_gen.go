@@ -1331,6 +1331,9 @@ func (x *intercepted) ExchangePartitions(ctx context.Context, partitionSpecs map
 		r, err = x.next.ExchangePartitions(ctx, partitionSpecs, source_db, source_table_name, dest_db, dest_table_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -1339,6 +1342,9 @@ func (x *intercepted) FindColumnsWithStats(ctx context.Context, cr *hm.Compactio
 		r, err = x.next.FindColumnsWithStats(ctx, cr)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1395,6 +1401,9 @@ func (x *intercepted) GetAllDatabases(ctx context.Context) (r []string, err erro
 		r, err = x.next.GetAllDatabases(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1411,6 +1420,9 @@ func (x *intercepted) GetAllMaterializedViewObjectsForRewriting(ctx context.Cont
 		r, err = x.next.GetAllMaterializedViewObjectsForRewriting(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Table{}
+	}
 	return r, err
 }
 
@@ -1419,6 +1431,9 @@ func (x *intercepted) GetAllPackages(ctx context.Context, request *hm.ListPackag
 		r, err = x.next.GetAllPackages(ctx, request)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1435,6 +1450,9 @@ func (x *intercepted) GetAllStoredProcedures(ctx context.Context, request *hm.Li
 		r, err = x.next.GetAllStoredProcedures(ctx, request)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1451,6 +1469,9 @@ func (x *intercepted) GetAllTables(ctx context.Context, db_name string) (r []str
 		r, err = x.next.GetAllTables(ctx, db_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1459,6 +1480,9 @@ func (x *intercepted) GetAllTokenIdentifiers(ctx context.Context) (r []string, e
 		r, err = x.next.GetAllTokenIdentifiers(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1507,6 +1531,9 @@ func (x *intercepted) GetCounters(ctx context.Context) (r map[string]int64, err 
 		r, err = x.next.GetCounters(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = map[string]int64{}
+	}
 	return r, err
 }
 
@@ -1547,6 +1574,9 @@ func (x *intercepted) GetDatabases(ctx context.Context, pattern string) (r []str
 		r, err = x.next.GetDatabases(ctx, pattern)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1563,6 +1593,9 @@ func (x *intercepted) GetDataconnectors(ctx context.Context) (r []string, err er
 		r, err = x.next.GetDataconnectors(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1587,6 +1620,9 @@ func (x *intercepted) GetFields(ctx context.Context, db_name string, table_name 
 		r, err = x.next.GetFields(ctx, db_name, table_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.FieldSchema{}
+	}
 	return r, err
 }
 
@@ -1603,6 +1639,9 @@ func (x *intercepted) GetFieldsWithEnvironmentContext(ctx context.Context, db_na
 		r, err = x.next.GetFieldsWithEnvironmentContext(ctx, db_name, table_name, environment_context)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.FieldSchema{}
+	}
 	return r, err
 }
 
@@ -1643,6 +1682,9 @@ func (x *intercepted) GetFunctions(ctx context.Context, dbName string, pattern s
 		r, err = x.next.GetFunctions(ctx, dbName, pattern)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1683,6 +1725,9 @@ func (x *intercepted) GetMasterKeys(ctx context.Context) (r []string, err error)
 		r, err = x.next.GetMasterKeys(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1699,6 +1744,9 @@ func (x *intercepted) GetMaterializedViewsForRewriting(ctx context.Context, db_n
 		r, err = x.next.GetMaterializedViewsForRewriting(ctx, db_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1803,6 +1851,9 @@ func (x *intercepted) GetOptions(ctx context.Context) (r map[string]string, err 
 		r, err = x.next.GetOptions(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = map[string]string{}
+	}
 	return r, err
 }
 
@@ -1811,6 +1862,9 @@ func (x *intercepted) GetPartSpecsByFilter(ctx context.Context, db_name string, 
 		r, err = x.next.GetPartSpecsByFilter(ctx, db_name, tbl_name, filter, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.PartitionSpec{}
+	}
 	return r, err
 }
 
@@ -1843,6 +1897,9 @@ func (x *intercepted) GetPartitionNames(ctx context.Context, db_name string, tbl
 		r, err = x.next.GetPartitionNames(ctx, db_name, tbl_name, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1851,6 +1908,9 @@ func (x *intercepted) GetPartitionNamesPs(ctx context.Context, db_name string, t
 		r, err = x.next.GetPartitionNamesPs(ctx, db_name, tbl_name, part_vals, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1867,6 +1927,9 @@ func (x *intercepted) GetPartitionNamesReq(ctx context.Context, req *hm.Partitio
 		r, err = x.next.GetPartitionNamesReq(ctx, req)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -1899,6 +1962,9 @@ func (x *intercepted) GetPartitions(ctx context.Context, db_name string, tbl_nam
 		r, err = x.next.GetPartitions(ctx, db_name, tbl_name, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -1915,6 +1981,9 @@ func (x *intercepted) GetPartitionsByFilter(ctx context.Context, db_name string,
 		r, err = x.next.GetPartitionsByFilter(ctx, db_name, tbl_name, filter, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -1923,6 +1992,9 @@ func (x *intercepted) GetPartitionsByNames(ctx context.Context, db_name string, 
 		r, err = x.next.GetPartitionsByNames(ctx, db_name, tbl_name, names)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -1939,6 +2011,9 @@ func (x *intercepted) GetPartitionsPs(ctx context.Context, db_name string, tbl_n
 		r, err = x.next.GetPartitionsPs(ctx, db_name, tbl_name, part_vals, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -1947,6 +2022,9 @@ func (x *intercepted) GetPartitionsPsWithAuth(ctx context.Context, db_name strin
 		r, err = x.next.GetPartitionsPsWithAuth(ctx, db_name, tbl_name, part_vals, max_parts, user_name, group_names)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -1963,6 +2041,9 @@ func (x *intercepted) GetPartitionsPspec(ctx context.Context, db_name string, tb
 		r, err = x.next.GetPartitionsPspec(ctx, db_name, tbl_name, max_parts)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.PartitionSpec{}
+	}
 	return r, err
 }
 
@@ -1995,6 +2076,9 @@ func (x *intercepted) GetPartitionsWithAuth(ctx context.Context, db_name string,
 		r, err = x.next.GetPartitionsWithAuth(ctx, db_name, tbl_name, max_parts, user_name, group_names)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Partition{}
+	}
 	return r, err
 }
 
@@ -2059,6 +2143,9 @@ func (x *intercepted) GetRoleNames(ctx context.Context) (r []string, err error) 
 		r, err = x.next.GetRoleNames(ctx)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -2067,6 +2154,9 @@ func (x *intercepted) GetRuntimeStats(ctx context.Context, rqst *hm.GetRuntimeSt
 		r, err = x.next.GetRuntimeStats(ctx, rqst)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.RuntimeStat{}
+	}
 	return r, err
 }
 
@@ -2083,6 +2173,9 @@ func (x *intercepted) GetSchema(ctx context.Context, db_name string, table_name 
 		r, err = x.next.GetSchema(ctx, db_name, table_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.FieldSchema{}
+	}
 	return r, err
 }
 
@@ -2091,6 +2184,9 @@ func (x *intercepted) GetSchemaAllVersions(ctx context.Context, schemaName *hm.I
 		r, err = x.next.GetSchemaAllVersions(ctx, schemaName)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.SchemaVersion{}
+	}
 	return r, err
 }
 
@@ -2123,6 +2219,9 @@ func (x *intercepted) GetSchemaWithEnvironmentContext(ctx context.Context, db_na
 		r, err = x.next.GetSchemaWithEnvironmentContext(ctx, db_name, table_name, environment_context)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.FieldSchema{}
+	}
 	return r, err
 }
 
@@ -2187,6 +2286,9 @@ func (x *intercepted) GetTableMeta(ctx context.Context, db_patterns string, tbl_
 		r, err = x.next.GetTableMeta(ctx, db_patterns, tbl_patterns, tbl_types)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.TableMeta{}
+	}
 	return r, err
 }
 
@@ -2195,6 +2297,9 @@ func (x *intercepted) GetTableNamesByFilter(ctx context.Context, dbname string, 
 		r, err = x.next.GetTableNamesByFilter(ctx, dbname, filter, max_tables)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -2203,6 +2308,9 @@ func (x *intercepted) GetTableObjectsByName(ctx context.Context, dbname string, 
 		r, err = x.next.GetTableObjectsByName(ctx, dbname, tbl_names)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Table{}
+	}
 	return r, err
 }
 
@@ -2235,6 +2343,9 @@ func (x *intercepted) GetTables(ctx context.Context, db_name string, pattern str
 		r, err = x.next.GetTables(ctx, db_name, pattern)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -2243,6 +2354,9 @@ func (x *intercepted) GetTablesByType(ctx context.Context, db_name string, patte
 		r, err = x.next.GetTablesByType(ctx, db_name, pattern, tableType)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -2251,6 +2365,9 @@ func (x *intercepted) GetTablesExt(ctx context.Context, req *hm.GetTablesExtRequ
 		r, err = x.next.GetTablesExt(ctx, req)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.ExtendedTableInfo{}
+	}
 	return r, err
 }
 
@@ -2283,6 +2400,9 @@ func (x *intercepted) GetTypeAll(ctx context.Context, name string) (r map[string
 		r, err = x.next.GetTypeAll(ctx, name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = map[string]*hm.Type{}
+	}
 	return r, err
 }
 
@@ -2379,6 +2499,9 @@ func (x *intercepted) ListPrivileges(ctx context.Context, principal_name string,
 		r, err = x.next.ListPrivileges(ctx, principal_name, principal_type, hiveObject)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.HiveObjectPrivilege{}
+	}
 	return r, err
 }
 
@@ -2387,6 +2510,9 @@ func (x *intercepted) ListRoles(ctx context.Context, principal_name string, prin
 		r, err = x.next.ListRoles(ctx, principal_name, principal_type)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []*hm.Role{}
+	}
 	return r, err
 }
 
@@ -2459,6 +2585,9 @@ func (x *intercepted) PartitionNameToSpec(ctx context.Context, part_name string)
 		r, err = x.next.PartitionNameToSpec(ctx, part_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = map[string]string{}
+	}
 	return r, err
 }
 
@@ -2467,6 +2596,9 @@ func (x *intercepted) PartitionNameToVals(ctx context.Context, part_name string)
 		r, err = x.next.PartitionNameToVals(ctx, part_name)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 
@@ -2643,6 +2775,9 @@ func (x *intercepted) SetUgi(ctx context.Context, user_name string, group_names 
 		r, err = x.next.SetUgi(ctx, user_name, group_names)
 		return err
 	})
+	if err == nil && r == nil {
+		r = []string{}
+	}
 	return r, err
 }
 

@@ -316,6 +316,13 @@ func intercept(ms []method) []byte {
 		fmt.Fprintf(&b, "func (x *intercepted) %s {\n", signature(m))
 		fmt.Fprintf(&b, "\terr = x.call(ctx, method%s, func(ctx context.Context) (err error) {\n", m.goName)
 		fmt.Fprintf(&b, "\t\t%s = x.next.%s(%s)\n\t\treturn err\n\t})\n", resultNames(m), m.goName, args(m, "ctx"))
+		// A nil list or map result goes on the wire as an unset result, which clients read as
+		// "unknown result": an empty collection must be sent as one.
+		for _, r := range m.results {
+			if strings.HasPrefix(r.typ, "[]") || strings.HasPrefix(r.typ, "map[") {
+				fmt.Fprintf(&b, "\tif err == nil && %s == nil {\n\t\t%s = %s{}\n\t}\n", r.name, r.name, r.typ)
+			}
+		}
 		fmt.Fprintf(&b, "\treturn %s\n}\n\n", resultNames(m))
 	}
 	return b.Bytes()
