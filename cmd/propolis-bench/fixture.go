@@ -44,10 +44,13 @@ type fixture struct {
 	filter  string   // selects the first tenth of the days, ~10% of the partitions
 	matches int      // partitions the filter selects
 	lake    string   // file:// root for locations on the server being loaded or measured
+	// db is the fixture database's name as the measured server shows it: benchDB, or its
+	// prefixed name through a federating Propolis.
+	db string
 }
 
 func newFixture(n int) *fixture {
-	f := &fixture{n: n, days: (n + regions - 1) / regions}
+	f := &fixture{n: n, days: (n + regions - 1) / regions, db: benchDB}
 	for i := 0; i < n; i++ {
 		ds, region := f.values(i)
 		f.names = append(f.names, "ds="+ds+"/region="+region)
@@ -183,28 +186,28 @@ func (f *fixture) check(ctx context.Context, addr string) error {
 		return err
 	}
 	defer c.Close()
-	names, err := c.GetPartitionNames(ctx, benchDB, benchTable, -1)
+	names, err := c.GetPartitionNames(ctx, f.db, benchTable, -1)
 	if err != nil {
 		return fmt.Errorf("get_partition_names: %w", err)
 	}
 	if len(names) != f.n {
 		return fmt.Errorf("get_partition_names returned %d names, want %d", len(names), f.n)
 	}
-	parts, err := c.GetPartitionsByFilter(ctx, benchDB, benchTable, f.filter, -1)
+	parts, err := c.GetPartitionsByFilter(ctx, f.db, benchTable, f.filter, -1)
 	if err != nil {
 		return fmt.Errorf("get_partitions_by_filter(%s): %w", f.filter, err)
 	}
 	if len(parts) != f.matches {
 		return fmt.Errorf("get_partitions_by_filter(%s) returned %d partitions, want %d", f.filter, len(parts), f.matches)
 	}
-	byNames, err := c.GetPartitionsByNames(ctx, benchDB, benchTable, f.names[:50])
+	byNames, err := c.GetPartitionsByNames(ctx, f.db, benchTable, f.names[:50])
 	if err != nil {
 		return fmt.Errorf("get_partitions_by_names: %w", err)
 	}
 	if len(byNames) != 50 {
 		return fmt.Errorf("get_partitions_by_names returned %d partitions, want 50", len(byNames))
 	}
-	st, err := c.GetTableStatisticsReq(ctx, &hm.TableStatsRequest{DbName: benchDB, TblName: benchTable, ColNames: []string{"id", "kind", "amount"}, Engine: "hive"})
+	st, err := c.GetTableStatisticsReq(ctx, &hm.TableStatsRequest{DbName: f.db, TblName: benchTable, ColNames: []string{"id", "kind", "amount"}, Engine: "hive"})
 	if err != nil {
 		return fmt.Errorf("get_table_statistics_req: %w", err)
 	}
@@ -229,8 +232,8 @@ func (f *fixture) operations() []operation {
 		{
 			name: "get_table_req", detail: "The partitioned table (Hive 4 removed the older get_table; get_table_req is what its clients call)",
 			call: func(ctx context.Context, c *client, _, _ int, _ *rand.Rand) error {
-				r, err := c.GetTableReq(ctx, &hm.GetTableRequest{DbName: benchDB, TblName: benchTable})
-				if err == nil && (r.Table == nil || len(r.Table.Sd.Cols) != 6) {
+				r, err := c.GetTableReq(ctx, &hm.GetTableRequest{DbName: f.db, TblName: benchTable})
+				if err == nil && (r.Table == nil || r.Table.Sd == nil || len(r.Table.Sd.Cols) != 6 || r.Table.DbName != f.db) {
 					err = fmt.Errorf("get_table_req returned an unexpected table")
 				}
 				return err
@@ -244,7 +247,7 @@ func (f *fixture) operations() []operation {
 				for i := range names {
 					names[i] = f.names[(off+i*step)%f.n]
 				}
-				parts, err := c.GetPartitionsByNames(ctx, benchDB, benchTable, names)
+				parts, err := c.GetPartitionsByNames(ctx, f.db, benchTable, names)
 				if err == nil && len(parts) != byNames {
 					err = fmt.Errorf("get_partitions_by_names returned %d partitions, want %d", len(parts), byNames)
 				}
@@ -254,7 +257,7 @@ func (f *fixture) operations() []operation {
 		{
 			name: "get_partition_names", detail: fmt.Sprintf("all %d names (max_parts -1)", f.n),
 			call: func(ctx context.Context, c *client, _, _ int, _ *rand.Rand) error {
-				names, err := c.GetPartitionNames(ctx, benchDB, benchTable, -1)
+				names, err := c.GetPartitionNames(ctx, f.db, benchTable, -1)
 				if err == nil && len(names) != f.n {
 					err = fmt.Errorf("get_partition_names returned %d names, want %d", len(names), f.n)
 				}
@@ -264,7 +267,7 @@ func (f *fixture) operations() []operation {
 		{
 			name: "get_partitions_by_filter", detail: fmt.Sprintf("`%s`: %d of %d partitions", f.filter, f.matches, f.n),
 			call: func(ctx context.Context, c *client, _, _ int, _ *rand.Rand) error {
-				parts, err := c.GetPartitionsByFilter(ctx, benchDB, benchTable, f.filter, -1)
+				parts, err := c.GetPartitionsByFilter(ctx, f.db, benchTable, f.filter, -1)
 				if err == nil && len(parts) != f.matches {
 					err = fmt.Errorf("get_partitions_by_filter returned %d partitions, want %d", len(parts), f.matches)
 				}

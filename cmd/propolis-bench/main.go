@@ -42,6 +42,12 @@ type options struct {
 	keep        bool
 	onlyProp    bool
 	ops         string
+
+	federation  bool
+	fedOnly     bool
+	fedDuration time.Duration
+	fedWarmup   time.Duration
+	fedRound    time.Duration
 }
 
 func main() {
@@ -56,11 +62,23 @@ func main() {
 	flag.IntVar(&o.batch, "batch", 100, "partitions per add_partitions call while loading")
 	flag.BoolVar(&o.onlyProp, "propolis-only", false, "measure Propolis alone (inner loop while tuning it): prints figures, writes no report")
 	flag.StringVar(&o.ops, "ops", "", "comma-separated operation names to measure (default: all)")
+	flag.BoolVar(&o.federation, "federation", true, "also measure the HMS through a federating Propolis (cache off and on) against the HMS directly")
+	flag.BoolVar(&o.fedOnly, "federation-only", false, "measure only the federation section (inner loop while investigating it): prints figures, writes no report")
+	flag.DurationVar(&o.fedDuration, "fed-duration", 4*time.Second, "measured time per operation, per path, per concurrency in the federation section")
+	flag.DurationVar(&o.fedWarmup, "fed-warmup", time.Second, "unmeasured warm-up before each federation measurement")
+	flag.DurationVar(&o.fedRound, "fed-warmup-round", 3*time.Second, "before the federation measurements, run each of its operations this long through each federating Propolis, unmeasured (fills the cache, warms the pools)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' data directories (printed at the end)")
 	flag.Parse()
 	if o.propolisBin == "" {
 		fmt.Fprintln(os.Stderr, "propolis-bench: --propolis-bin is required (make bench builds it)")
 		os.Exit(2)
+	}
+	if o.fedOnly {
+		o.federation = true
+		if o.onlyProp {
+			fmt.Fprintln(os.Stderr, "propolis-bench: --federation-only needs the Hive Metastore; drop --propolis-only")
+			os.Exit(2)
+		}
 	}
 	if o.partitions < 100 {
 		fmt.Fprintln(os.Stderr, "propolis-bench: --partitions must be at least 100")
@@ -111,7 +129,7 @@ func run(ctx context.Context, o options) error {
 		defer os.RemoveAll(tmp)
 	}
 
-	prop, err := startPropolis(ctx, bin, filepath.Join(tmp, "propolis"))
+	prop, err := startPropolis(ctx, bin, filepath.Join(tmp, "propolis"), "Propolis")
 	if err != nil {
 		return err
 	}
@@ -142,7 +160,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
-	if o.warmupRound > 0 {
+	if o.warmupRound > 0 && !o.fedOnly {
 		for _, s := range servers {
 			fx.lake = s.lake
 			progress("%s: warm-up round, every operation for %s with %d clients (not measured)", s.name, o.warmupRound, o.concurrency)
@@ -156,6 +174,9 @@ func run(ctx context.Context, o options) error {
 
 	var results []opResult
 	for _, op := range selected(fx.operations(), o.ops) {
+		if o.fedOnly {
+			break
+		}
 		for _, c := range []int{1, o.concurrency} {
 			r := opResult{op: op.name, detail: op.detail, clients: c}
 			for i, s := range servers {
@@ -178,11 +199,25 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 
+	// The federation section: the same HMS, now also behind two more Propolis processes.
+	var fed *fedReport
+	if o.federation && len(servers) == 2 {
+		fx.lake = servers[1].lake
+		fed, err = runFederation(ctx, o, bin, filepath.Join(tmp, "federation"), servers[1], fx)
+		if err != nil {
+			return fmt.Errorf("federation: %w", err)
+		}
+	}
+
 	if len(servers) < 2 {
 		progress("--propolis-only: no report written")
 		return nil
 	}
-	rep := report{opts: o, servers: servers, results: results, machine: describeMachine(bin)}
+	if o.fedOnly {
+		progress("--federation-only: no report written")
+		return nil
+	}
+	rep := report{opts: o, servers: servers, results: results, fed: fed, machine: describeMachine(bin)}
 	rep.machine.loadBefore, rep.machine.loadAfter = loadBefore, loadAvg()
 	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
 		return err
@@ -192,8 +227,8 @@ func run(ctx context.Context, o options) error {
 }
 
 // startPropolis runs `propolis serve` on a free port with a fresh embedded catalog and waits for
-// its ready file.
-func startPropolis(ctx context.Context, bin, dir string) (*server, error) {
+// its ready file. extra are more serve flags (--config).
+func startPropolis(ctx context.Context, bin, dir, name string, extra ...string) (*server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -204,8 +239,10 @@ func startPropolis(ctx context.Context, bin, dir string) (*server, error) {
 		return nil, err
 	}
 	start := time.Now()
-	cmd := exec.Command(bin, "serve", "--listen", "127.0.0.1:0", "--admin-listen", "",
+	args := append([]string{"serve"}, extra...)
+	args = append(args, "--listen", "127.0.0.1:0", "--admin-listen", "",
 		"--data-dir", filepath.Join(dir, "data"), "--ready-file", ready, "--log-level", "warn")
+	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -222,7 +259,7 @@ func startPropolis(ctx context.Context, bin, dir string) (*server, error) {
 			<-exited
 		}
 	}
-	progress("Propolis: starting %s serve (data: %s)", bin, dir)
+	progress("%s: starting %s %s (data: %s)", name, bin, strings.Join(args[:len(extra)+1], " "), dir)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		if b, err := os.ReadFile(ready); err == nil && len(b) > 0 {
@@ -230,9 +267,9 @@ func startPropolis(ctx context.Context, bin, dir string) (*server, error) {
 				Thrift string `json:"thrift"`
 			}
 			if json.Unmarshal(b, &r) == nil && r.Thrift != "" {
-				s := &server{name: "Propolis", addr: r.Thrift, startup: time.Since(start), stop: stop}
+				s := &server{name: name, addr: r.Thrift, startup: time.Since(start), stop: stop}
 				s.version = propolisVersion(bin)
-				progress("Propolis %s: ready after %s on thrift://%s", s.version, s.startup.Round(time.Millisecond), s.addr)
+				progress("%s (%s): ready after %s on thrift://%s", name, s.version, s.startup.Round(time.Millisecond), s.addr)
 				return s, nil
 			}
 		}
