@@ -53,5 +53,6 @@ func NewProcessor(h *Handler, log *slog.Logger, interceptors ...Interceptor) ath
 	for _, name := range unimplemented {
 		delete(p.ProcessorMap(), name)
 	}
+	withDefaultEngines(p.ProcessorMap())
 	return p
 }

@@ -39,7 +39,7 @@ func serveBackend(t *testing.T, b hms.Backend, warehouse string) string {
 		ConfigValues: map[string]string{"hive.metastore.warehouse.dir": warehouse},
 		TrustSetUGI:  true,
 	}, quietLog())
-	srv := pthrift.NewServer(pthrift.Config{}, hms.NewProcessor(h, quietLog()), quietLog(), nil)
+	srv := pthrift.NewServer(pthrift.Config{WrapOutput: hms.WireOutput}, hms.NewProcessor(h, quietLog()), quietLog(), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -796,7 +796,10 @@ func TestEmptyResultsAreEmptyLists(t *testing.T) {
 		{"get_table_meta", func() (int, error) { r, err := e.c.GetTableMeta(ctx, "empty", "*", nil); return len(r), err }},
 		{"get_all_tables", func() (int, error) { r, err := e.c.GetAllTables(ctx, "empty"); return len(r), err }},
 		{"get_partitions", func() (int, error) { r, err := e.c.GetPartitions(ctx, "default", "nothing", -1); return len(r), err }},
-		{"get_partition_names", func() (int, error) { r, err := e.c.GetPartitionNames(ctx, "default", "nothing", -1); return len(r), err }},
+		{"get_partition_names", func() (int, error) {
+			r, err := e.c.GetPartitionNames(ctx, "default", "nothing", -1)
+			return len(r), err
+		}},
 		{"get_partitions_by_filter", func() (int, error) {
 			r, err := e.c.GetPartitionsByFilter(ctx, "default", "nothing", `region = "x"`, -1)
 			return len(r), err
@@ -812,5 +815,39 @@ func TestEmptyResultsAreEmptyLists(t *testing.T) {
 		if err != nil || n != 0 {
 			t.Errorf("%s: %d results, err %v; want an empty list", c.name, n, err)
 		}
+	}
+}
+
+// Older clients (Spark's Hive 2.3, Trino) send statistics requests without Hive 4's "engine";
+// they must be served, not disconnected.
+func TestStatisticsRequestsWithoutEngine(t *testing.T) {
+	e := newEnv(t)
+	wantErr(t, "create table", e.c.CreateTable(ctx, salesTable("default", "s")), nil, "")
+	conf := &athrift.TConfiguration{ConnectTimeout: 5 * time.Second, SocketTimeout: 10 * time.Second}
+	tr := athrift.NewTBufferedTransport(athrift.NewTSocketConf(e.addr, conf), 8192)
+	if err := tr.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	in := athrift.NewTBinaryProtocolConf(tr, conf)
+	out := pthrift.OmitEmptyStrings(in, map[string][]string{
+		"TableStatsRequest": {"engine"}, "PartitionsStatsRequest": {"engine"}, "SetPartitionsStatsRequest": {"engine"}})
+	old := hm.NewThriftHiveMetastoreClient(athrift.NewTStandardClient(in, out))
+
+	hi := int64(9)
+	_, err := old.UpdateTableColumnStatisticsReq(ctx, &hm.SetPartitionsStatsRequest{ColStats: []*hm.ColumnStatistics{{
+		StatsDesc: &hm.ColumnStatisticsDesc{IsTblLevel: true, DbName: "default", TableName: "s"},
+		StatsObj: []*hm.ColumnStatisticsObj{{ColName: "id", ColType: "bigint",
+			StatsData: &hm.ColumnStatisticsData{LongStats: &hm.LongColumnStatsData{HighValue: &hi, NumDVs: 3}}}}}}})
+	wantErr(t, "update_table_column_statistics_req without engine", err, nil, "")
+	res, err := old.GetTableStatisticsReq(ctx, &hm.TableStatsRequest{DbName: "default", TblName: "s", ColNames: []string{"id"}})
+	wantErr(t, "get_table_statistics_req without engine", err, nil, "")
+	if len(res.TableStats) != 1 {
+		t.Fatalf("stats = %v", res.TableStats)
+	}
+	pres, err := old.GetPartitionsStatisticsReq(ctx, &hm.PartitionsStatsRequest{DbName: "default", TblName: "s", ColNames: []string{"id"}, PartNames: []string{}})
+	wantErr(t, "get_partitions_statistics_req without engine", err, nil, "")
+	if pres.PartStats == nil {
+		t.Fatal("nil partition stats map")
 	}
 }

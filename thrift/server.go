@@ -28,6 +28,9 @@ type Config struct {
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing one reply.
 	WriteTimeout time.Duration
+	// WrapOutput, when set, wraps each connection's output protocol (wire-compatibility
+	// shims such as OmitEmptyStrings).
+	WrapOutput func(athrift.TProtocol) athrift.TProtocol
 }
 
 func (c Config) withDefaults() Config {
@@ -239,6 +242,10 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 		trans = athrift.NewTFramedTransportConf(base, conf)
 	}
 	prot := athrift.NewTBinaryProtocolConf(trans, conf)
+	var out athrift.TProtocol = prot
+	if s.cfg.WrapOutput != nil {
+		out = s.cfg.WrapOutput(prot)
+	}
 	ctx, cancel := context.WithCancel(WithSession(parent, sess))
 	defer cancel()
 
@@ -256,14 +263,14 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 		base.startMessage()
 		c.SetReadDeadline(time.Now().Add(s.cfg.ReadTimeout))
 		c.SetWriteDeadline(time.Now().Add(s.cfg.ReadTimeout + s.cfg.WriteTimeout))
-		if !s.processOne(ctx, log, prot) {
+		if !s.processOne(ctx, log, prot, out) {
 			return
 		}
 	}
 }
 
 // processOne handles one message and reports whether the connection can carry another.
-func (s *Server) processOne(ctx context.Context, log *slog.Logger, prot athrift.TProtocol) (keep bool) {
+func (s *Server) processOne(ctx context.Context, log *slog.Logger, in, out athrift.TProtocol) (keep bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			// The handler layer turns its own panics into exceptions; a panic here happened
@@ -272,7 +279,7 @@ func (s *Server) processOne(ctx context.Context, log *slog.Logger, prot athrift.
 			keep = false
 		}
 	}()
-	ok, err := s.proc.Process(ctx, prot, prot)
+	ok, err := s.proc.Process(ctx, in, out)
 	if err == nil {
 		return ok
 	}

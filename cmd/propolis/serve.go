@@ -158,6 +158,7 @@ func serve(c *cli.Context) error {
 		IdleTimeout:     cfg.Thrift.IdleTimeout,
 		ReadTimeout:     cfg.Thrift.ReadTimeout,
 		WriteTimeout:    cfg.Thrift.WriteTimeout,
+		WrapOutput:      hms.WireOutput,
 	}, proc, log.With("component", "thrift"), hms.NewThriftObserver(reg))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
