@@ -1,9 +1,11 @@
 package hms
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
@@ -182,6 +184,8 @@ const maxCandidates = 8
 //   - only strings that can be database names (letters, digits, underscores; "@cat#db" is
 //     Hive 3's catalog-qualified form and is unwrapped), so locations, patterns and filters
 //     are never taken for one;
+//   - the default catalog's name ("hive") is tried last: request structs carry it before
+//     the database, and a database of that name is rare;
 //   - the first that names an existing exposed database wins: it is rewritten to the owner's
 //     own name and the call goes to that owner. Existence matters because with an unprefixed
 //     primary every string has an owner: a catalog name ("hive") or a table name comes before
@@ -196,7 +200,13 @@ func (f *Forwarder) route(ctx context.Context, rt ForwardRouter, args *pthrift.S
 	primary := rt.Primary()
 	safe := true
 	tried := 0
-	for _, sf := range args.StringFields(1) {
+	fields := args.StringFields(1)
+	// Request structs put the catalog ("hive") before the database; a database of that name
+	// is still found, after the others.
+	slices.SortStableFunc(fields, func(a, b pthrift.StringField) int {
+		return cmp.Compare(b2i(isCatalog(a.Value.Str())), b2i(isCatalog(b.Value.Str())))
+	})
+	for _, sf := range fields {
 		s := sf.Value.Str()
 		if strings.ContainsAny(s, "*|") {
 			safe = false
@@ -238,6 +248,15 @@ func (f *Forwarder) route(ctx context.Context, rt ForwardRouter, args *pthrift.S
 		return "", "", errs.Unsupported("the call names no database Propolis exposes, and may reach one its routing rules hide")
 	}
 	return primary, "", nil
+}
+
+func isCatalog(s string) bool { return strings.EqualFold(s, catalogName) }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // candidate returns the database name s may be, and how to write the owner's name back in the
