@@ -377,6 +377,20 @@ func TestForwardRealMetastore(t *testing.T) {
 			t.Fatalf("the upstream was called %d times", n-before)
 		}
 	})
+	t.Run("newer than both: the upstream's UNKNOWN_METHOD, relayed", func(t *testing.T) {
+		// A method neither our bindings nor Hive 4.0.1 know, as a newer client would send it.
+		args := &pthrift.Struct{Fields: []pthrift.Field{{ID: 1, Value: pthrift.Value{Type: athrift.STRUCT, Struct: &pthrift.Struct{
+			Fields: []pthrift.Field{{ID: 1, Value: pthrift.Value{Type: athrift.STRING, Bytes: []byte("legacy_sales")}}},
+		}}}}}
+		_, err := c.Client_().Call(ctx, "get_tables_future", args, &pthrift.Struct{})
+		var app athrift.TApplicationException
+		if !errors.As(err, &app) || app.TypeId() != athrift.UNKNOWN_METHOD || !strings.Contains(app.Error(), "get_tables_future") {
+			t.Fatalf("got %T %v, want the upstream's UNKNOWN_METHOD", err, err)
+		}
+		if n := legacy.count("get_tables_future"); n != 1 {
+			t.Fatalf("the upstream got %d calls, want 1", n)
+		}
+	})
 	t.Run("the connection carries on", func(t *testing.T) {
 		dbs, err := c.GetAllDatabases(ctx)
 		if err != nil {
@@ -393,6 +407,7 @@ func TestForwardRealMetastore(t *testing.T) {
 			"get_table_names_by_filter/legacy/ok":       1,
 			"get_partition_values/embedded/unsupported": 1,
 			"get_tables_ext//denied":                    1,
+			"other/legacy/application_exception":        1, // names not in the IDL are not labels
 		}
 		got := forwardedCounts(t, reg)
 		if got["get_partition_values/legacy/ok"] != 2 {
