@@ -13,9 +13,9 @@ import (
 // not model goes to fwd (see Forwarder) instead of being answered UNKNOWN_METHOD. Forwarded
 // calls run through the same interceptors as every other call (metrics, logging, and whatever
 // authentication or policy checks are installed there), under the method's own description
-// where the IDL has one. The Forwarder routes with the handler's backend at the time of each
-// call, so a configuration reload (SetBackend) applies to forwarding too. A nil fwd serves
-// exactly as NewProcessor.
+// where the IDL has one and as "other" where it has none. The Forwarder routes with the
+// handler's backend at the time of each call, so a configuration reload (SetBackend) applies
+// to forwarding too. A nil fwd serves exactly as NewProcessor.
 func NewForwardingProcessor(h *Handler, fwd *Forwarder, log *slog.Logger, interceptors ...Interceptor) athrift.TProcessor {
 	proc := NewProcessor(h, log, interceptors...)
 	if fwd == nil {
@@ -23,6 +23,9 @@ func NewForwardingProcessor(h *Handler, fwd *Forwarder, log *slog.Logger, interc
 	}
 	return pthrift.NewDispatcher(proc, &forwarding{fwd: fwd, h: h, chain: interceptors}, pthrift.Limits{}, log)
 }
+
+// otherMethod describes, to interceptors, every method the IDL we were built with lacks.
+var otherMethod = &Method{Name: "other"}
 
 // forwarding adapts the Forwarder to the Thrift fallback, inside the interceptor chain.
 type forwarding struct {
@@ -34,7 +37,9 @@ type forwarding struct {
 func (x *forwarding) Forward(ctx context.Context, method string, args *pthrift.Struct) (reply *pthrift.Struct, typ athrift.TMessageType, err error) {
 	m := MethodByName(method)
 	if m == nil {
-		m = &Method{Name: method} // newer than our bindings
+		// Newer than our bindings: interceptors label metrics by method, and a client's
+		// method names are not a label's to grow without bound. The Forwarder logs the name.
+		m = otherMethod
 	}
 	h := func(ctx context.Context) error {
 		var err error
