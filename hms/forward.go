@@ -25,6 +25,11 @@ import (
 // asked first, a fixed set of methods is never forwarded, routing rules that could not be
 // applied refuse the call, and a backend that cannot forward (the embedded catalog, Glue)
 // answers UNKNOWN_METHOD as before.
+//
+// Known limits: database names inside a reply stay the backend's own (a Partition's dbName
+// from a prefixed member comes back unprefixed); a forwarded write bypasses the metadata
+// cache, which learns of it from the upstream's notification log; and a backend wrapped in a
+// decorator is found only through the decorator's Unwrap() Backend.
 
 // RawCaller is a backend that can make a call it has no bindings for, with the arguments and
 // reply as generic Thrift structs (*upstream.Client).
