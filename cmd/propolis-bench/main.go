@@ -7,6 +7,10 @@
 // partitioned by two keys, N partitions, table column statistics), then measures each metastore
 // call with one client connection and with several concurrent ones.
 //
+// Then, in the same run, the federation section: the same HMS measured directly and through two
+// more Propolis processes that federate it as a backend (prefix up_), one with the metadata
+// cache disabled and one with it enabled (federation.go).
+//
 //	make bench
 //	go run ./cmd/propolis-bench --propolis-bin ./bin/propolis --out BENCHMARKS.md
 //
