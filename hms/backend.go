@@ -4,6 +4,8 @@ import (
 	"context"
 
 	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/internal/errs"
 )
 
 // Backend is what the handler needs from a catalog: the embedded store, an upstream Hive
@@ -145,3 +147,12 @@ type Events interface {
 	// NextEvents returns up to max events with id > lastID, oldest first.
 	NextEvents(ctx context.Context, lastID int64, max int) ([]*hm.NotificationEvent, error)
 }
+
+// TableNotFound and DatabaseNotFound are the one wording of a missing object, used by every
+// backend and by the layers that hide objects, so a hidden object and a missing one can never
+// be told apart by their errors. The wording is Hive's.
+func TableNotFound(db, table string) error {
+	return errs.NotFound("%s.%s table not found", db, table)
+}
+
+func DatabaseNotFound(db string) error { return errs.NotFound("Database %s not found", db) }

@@ -6,6 +6,7 @@ import (
 
 	hm "github.com/beltran/gohive/hive_metastore"
 
+	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/internal/errs"
 )
 
@@ -79,7 +80,7 @@ func (s *Store) getDB(ctx context.Context, q queryer, name string) (*hm.Database
 		return nil, err
 	}
 	if !found {
-		return nil, errs.NotFound("Database %s not found", name)
+		return nil, hms.DatabaseNotFound(name)
 	}
 	db := &hm.Database{}
 	if err := decode(ctx, b, db); err != nil {

@@ -33,7 +33,7 @@ func (s *Store) getTableRow(ctx context.Context, q queryer, db, name string) (*t
 	)
 	err := q.QueryRowContext(ctx, `SELECT id, obj FROM tbls WHERE db = ? AND name = ?`, db, name).Scan(&id, &b)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, errs.NotFound("%s.%s table not found", db, name)
+		return nil, hms.TableNotFound(db, name)
 	}
 	if err != nil {
 		return nil, s.storeErr(err)

@@ -113,7 +113,7 @@ func (r *Router) resolve(db string) (*Member, string, error) {
 	for _, m := range r.members {
 		if own, ok := m.Mapping[db]; ok {
 			if !m.Databases.permits(own) {
-				return nil, "", errs.NotFound("database %s does not exist", db)
+				return nil, "", hms.DatabaseNotFound(db)
 			}
 			return m, own, nil
 		}
@@ -128,16 +128,16 @@ func (r *Router) resolve(db string) (*Member, string, error) {
 	if best == nil {
 		best = r.primary
 		if best.Prefix != "" {
-			return nil, "", errs.NotFound("database %s does not exist", db)
+			return nil, "", hms.DatabaseNotFound(db)
 		}
 	}
 	own := strings.TrimPrefix(db, best.Prefix)
 	if e, ok := best.reverse[own]; ok && e != db {
 		// An explicitly mapped database is reachable under its mapped name only.
-		return nil, "", errs.NotFound("database %s does not exist", db)
+		return nil, "", hms.DatabaseNotFound(db)
 	}
 	if !best.Databases.permits(own) {
-		return nil, "", errs.NotFound("database %s does not exist", db)
+		return nil, "", hms.DatabaseNotFound(db)
 	}
 	return best, own, nil
 }
@@ -149,7 +149,7 @@ func (r *Router) resolveTable(db, table string) (*Member, string, error) {
 		return nil, "", err
 	}
 	if !m.tableVisible(own, strings.ToLower(table)) {
-		return nil, "", errs.NotFound("table %s.%s does not exist", strings.ToLower(db), strings.ToLower(table))
+		return nil, "", hms.TableNotFound(strings.ToLower(db), strings.ToLower(table))
 	}
 	return m, own, nil
 }
