@@ -24,7 +24,7 @@ build: ## build the propolis binary into bin/
 	$(GO) build -o $(BIN) ./cmd/propolis
 
 test: deps ## everything CI runs: unit tests (with -race), then the real-engine compat tests (starts MariaDB for the MySQL-store tests)
-	compat-tests/with-mariadb.sh $(MAKE) --no-print-directory -k test-unit test-compat-only UNIT_FLAGS="-race -count=1"
+	compat-tests/with-mariadb.sh $(MAKE) --no-print-directory -k test-unit test-compat-only UNIT_FLAGS="-race -count=1 -timeout 30m"
 
 test-unit: ## unit and server tests of the Go packages (fast inner loop; MySQL-store tests need PROPOLIS_TEST_MYSQL_DSN, see `make mariadb`)
 	$(GO) test $(UNIT_FLAGS) $(UNIT_PKGS)
