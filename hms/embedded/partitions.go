@@ -38,24 +38,57 @@ func (s *Store) partRows(ctx context.Context, q queryer, tblID int64, prefix str
 	return s.partRowsLimit(ctx, q, tblID, prefix, false, withObj, 0)
 }
 
-func (s *Store) partRowsLimit(ctx context.Context, q queryer, tblID int64, prefix string, exact, withObj bool, limit int) (_ []partRow, err error) {
-	cols := "id, part_name, vals"
+// partCols selects the columns of a partRow query.
+type partCols uint8
+
+const (
+	colID partCols = 1 << iota
+	colVals
+	colObj
+)
+
+func (s *Store) partRowsLimit(ctx context.Context, q queryer, tblID int64, prefix string, exact, withObj bool, limit int) ([]partRow, error) {
+	cols := colID | colVals
 	if withObj {
-		cols += ", obj"
+		cols |= colObj
 	}
-	query := `SELECT ` + cols + ` FROM parts WHERE tbl_id = ?`
+	return s.selectPartRows(ctx, q, tblID, prefix, exact, cols, limit)
+}
+
+// partWhere is the WHERE clause (and its arguments) selecting a table's partitions whose name
+// starts with prefix, or is prefix when exact.
+func partWhere(tblID int64, prefix string, exact bool) (string, []any) {
+	where := ` WHERE tbl_id = ?`
 	args := []any{tblID}
 	switch {
 	case exact:
-		query += ` AND part_name = ?`
+		where += ` AND part_name = ?`
 		args = append(args, prefix)
 	case prefix != "":
 		// SUBSTR counts characters in both dialects and compares exactly (utf8mb4_bin on
 		// MySQL), unlike LIKE, which is case-insensitive in SQLite and treats '%' specially.
-		query += ` AND SUBSTR(part_name, 1, ?) = ?`
+		where += ` AND SUBSTR(part_name, 1, ?) = ?`
 		args = append(args, utf8.RuneCountInString(prefix), prefix)
 	}
-	query += ` ORDER BY part_name`
+	return where, args
+}
+
+// selectPartRows loads the partitions of a table whose name starts with prefix (is prefix when
+// exact), ordered by name, reading the name and the columns asked for. Without colID, colVals
+// or colObj the query reads the (tbl_id, part_name) index alone.
+func (s *Store) selectPartRows(ctx context.Context, q queryer, tblID int64, prefix string, exact bool, cols partCols, limit int) (_ []partRow, err error) {
+	sel := "part_name"
+	if cols&colID != 0 {
+		sel = "id, " + sel
+	}
+	if cols&colVals != 0 {
+		sel += ", vals"
+	}
+	if cols&colObj != 0 {
+		sel += ", obj"
+	}
+	where, args := partWhere(tblID, prefix, exact)
+	query := `SELECT ` + sel + ` FROM parts` + where + ` ORDER BY part_name`
 	if limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, limit)
@@ -65,25 +98,176 @@ func (s *Store) partRowsLimit(ctx context.Context, q queryer, tblID int64, prefi
 		return nil, s.storeErr(err)
 	}
 	defer closeRows(rows, &err)
-	var out []partRow
+	var (
+		out  []partRow
+		vals string
+		dest = make([]any, 0, 4)
+	)
 	for rows.Next() {
-		var (
-			r    partRow
-			vals string
-		)
-		dest := []any{&r.id, &r.name, &vals}
-		if withObj {
+		var r partRow
+		dest = dest[:0]
+		if cols&colID != 0 {
+			dest = append(dest, &r.id)
+		}
+		dest = append(dest, &r.name)
+		if cols&colVals != 0 {
+			dest = append(dest, &vals)
+		}
+		if cols&colObj != 0 {
 			dest = append(dest, &r.obj)
 		}
 		if err := rows.Scan(dest...); err != nil {
 			return nil, s.storeErr(err)
 		}
-		if err := json.Unmarshal([]byte(vals), &r.vals); err != nil {
-			return nil, err
+		if cols&colVals != 0 {
+			if r.vals, err = decodeVals(vals); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, r)
 	}
 	return out, s.storeErr(rows.Err())
+}
+
+// decodeVals reads the vals column, a JSON array of strings as json.Marshal writes it. Arrays
+// without escapes (the usual case) are split in place; anything else goes to encoding/json.
+func decodeVals(s string) ([]string, error) {
+	if n := len(s); n >= 2 && s[0] == '[' && s[n-1] == ']' && !strings.ContainsRune(s, '\\') && utf8.ValidString(s) {
+		body := s[1 : n-1]
+		if body == "" {
+			return []string{}, nil
+		}
+		out := make([]string, 0, strings.Count(body, ",")+1)
+		for {
+			// Without backslashes a string ends at the next quote: ',' inside one is just text.
+			if len(body) < 2 || body[0] != '"' {
+				return decodeValsJSON(s)
+			}
+			end := strings.IndexByte(body[1:], '"')
+			if end < 0 {
+				return decodeValsJSON(s)
+			}
+			out = append(out, body[1:1+end])
+			body = body[2+end:]
+			if body == "" {
+				return out, nil
+			}
+			if body[0] != ',' {
+				return decodeValsJSON(s)
+			}
+			body = body[1:]
+		}
+	}
+	return decodeValsJSON(s)
+}
+
+func decodeValsJSON(s string) ([]string, error) {
+	var out []string
+	if err := json.Unmarshal([]byte(s), &out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// partBatch bounds the values of one IN (...) list, well below the parameter limits of SQLite
+// (32766) and MySQL (65535).
+const partBatch = 500
+
+// inList is "(?, ?, ...)" with n placeholders.
+func inList(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+// partObjsByName reads the stored objects of the named partitions of a table, one query per
+// partBatch names. Names that do not exist are absent from the map.
+func (s *Store) partObjsByName(ctx context.Context, q queryer, tblID int64, names []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(names))
+	uniq := make([]string, 0, len(names))
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
+		if !seen[n] {
+			seen[n] = true
+			uniq = append(uniq, n)
+		}
+	}
+	for len(uniq) > 0 {
+		batch := uniq[:min(len(uniq), partBatch)]
+		uniq = uniq[len(batch):]
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, tblID)
+		for _, n := range batch {
+			args = append(args, n)
+		}
+		err := s.scanRows(ctx, q, `SELECT part_name, obj FROM parts WHERE tbl_id = ? AND part_name IN `+inList(len(batch)), args, func(rows *sql.Rows) error {
+			var (
+				name string
+				obj  []byte
+			)
+			if err := rows.Scan(&name, &obj); err != nil {
+				return err
+			}
+			// Only an exact match counts: MySQL's PAD SPACE collation also matches a name
+			// that differs by trailing spaces.
+			if seen[name] {
+				out[name] = obj
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// fillObjs reads the stored objects of rows (by id, partBatch ids a query). A row whose
+// partition no longer exists is dropped from the result.
+func (s *Store) fillObjs(ctx context.Context, q queryer, rows []partRow) ([]partRow, error) {
+	objs := make(map[int64][]byte, len(rows))
+	for i := 0; i < len(rows); i += partBatch {
+		batch := rows[i:min(len(rows), i+partBatch)]
+		args := make([]any, 0, len(batch))
+		for _, r := range batch {
+			args = append(args, r.id)
+		}
+		err := s.scanRows(ctx, q, `SELECT id, obj FROM parts WHERE id IN `+inList(len(batch)), args, func(rows *sql.Rows) error {
+			var (
+				id  int64
+				obj []byte
+			)
+			if err := rows.Scan(&id, &obj); err != nil {
+				return err
+			}
+			objs[id] = obj
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := rows[:0]
+	for _, r := range rows {
+		if obj, ok := objs[r.id]; ok {
+			r.obj = obj
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// scanRows runs a query and calls fn for each row.
+func (s *Store) scanRows(ctx context.Context, q queryer, query string, args []any, fn func(*sql.Rows) error) (err error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return s.storeErr(err)
+	}
+	defer closeRows(rows, &err)
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return s.storeErr(err)
+		}
+	}
+	return s.storeErr(rows.Err())
 }
 
 func (s *Store) partRowByName(ctx context.Context, q queryer, tblID int64, name string) (*partRow, error) {
@@ -255,20 +439,24 @@ func (s *Store) GetPartitionsByNames(ctx context.Context, db, tbl string, names 
 	if err != nil {
 		return nil, err
 	}
-	out := []*hm.Partition{}
-	for _, n := range names {
-		name, err := canonicalPartName(r.t, n)
-		if err != nil {
+	canon := make([]string, len(names))
+	for i, n := range names {
+		if canon[i], err = canonicalPartName(r.t, n); err != nil {
 			return nil, err
 		}
-		pr, err := s.partRowByName(ctx, s.db, r.id, name)
-		if errs.KindOf(err) == errs.KindNotFound {
+	}
+	objs, err := s.partObjsByName(ctx, s.db, r.id, canon)
+	if err != nil {
+		return nil, err
+	}
+	// In the order asked; a name asked twice is answered twice, each time with its own copy.
+	out := make([]*hm.Partition, 0, len(objs))
+	for _, name := range canon {
+		obj, ok := objs[name]
+		if !ok {
 			continue
 		}
-		if err != nil {
-			return nil, err
-		}
-		p, err := pr.partition(ctx, r.t)
+		p, err := partRow{name: name, obj: obj}.partition(ctx, r.t)
 		if err != nil {
 			return nil, err
 		}
@@ -277,53 +465,117 @@ func (s *Store) GetPartitionsByNames(ctx context.Context, db, tbl string, names 
 	return out, nil
 }
 
-// selectParts evaluates a PartitionQuery. The leading run of given values becomes a name
-// prefix in SQL; holes in the spec and filters are evaluated here, and Max goes to SQL only
-// when nothing is left to filter.
-func (s *Store) selectParts(ctx context.Context, db, tbl string, q hms.PartitionQuery, withObj bool) (*tableRow, []partRow, error) {
-	r, err := s.getTableRow(ctx, s.db, norm(db), norm(tbl))
+// partPlan is a PartitionQuery worked out against its table: the leading run of given values
+// becomes a name prefix in SQL; holes in the spec and filters are evaluated here on the
+// partition values, and Max goes to SQL only when nothing is left to filter.
+type partPlan struct {
+	r      *tableRow
+	q      hms.PartitionQuery
+	match  partFilter
+	prefix string
+	exact  bool
+	// needVals is set when rows must be checked against their values: a filter, a hole in the
+	// spec, or a spec value whose escaped name does not identify it (see nameDecides).
+	needVals bool
+	limit    int
+}
+
+func (s *Store) planParts(ctx context.Context, qr queryer, db, tbl string, q hms.PartitionQuery) (*partPlan, error) {
+	r, err := s.getTableRow(ctx, qr, norm(db), norm(tbl))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	keys := r.t.PartitionKeys
 	if len(q.Values) > len(keys) {
-		return nil, nil, errs.Invalid("%d partition values given but %s.%s has %d partition keys", len(q.Values), r.t.DbName, r.t.TableName, len(keys))
+		return nil, errs.Invalid("%d partition values given but %s.%s has %d partition keys", len(q.Values), r.t.DbName, r.t.TableName, len(keys))
 	}
-	var match partFilter
+	pl := &partPlan{r: r, q: q}
 	if q.Filter != "" {
-		if match, err = parseFilter(q.Filter); err != nil {
-			return nil, nil, err
+		if pl.match, err = parseFilter(q.Filter); err != nil {
+			return nil, err
 		}
 	}
-	prefix, rest := specPrefix(keys, q.Values)
-	limit := 0
-	if match == nil && !rest && q.Max > 0 {
-		limit = q.Max
+	var rest bool
+	pl.prefix, rest = specPrefix(keys, q.Values)
+	if pl.match == nil && !rest && q.Max > 0 {
+		pl.limit = q.Max
 	}
 	// Exact only when every key has a value: an empty value is Hive's wildcard, also at the end.
-	exact := len(q.Values) == len(keys) && len(keys) > 0 && !slices.Contains(q.Values, "")
-	if exact {
-		prefix = strings.TrimSuffix(prefix, "/")
+	pl.exact = len(q.Values) == len(keys) && len(keys) > 0 && !slices.Contains(q.Values, "")
+	if pl.exact {
+		pl.prefix = strings.TrimSuffix(pl.prefix, "/")
 	}
-	rows, err := s.partRowsLimit(ctx, s.db, r.id, prefix, exact, withObj, limit)
+	pl.needVals = pl.match != nil || rest || !nameDecides(q.Values)
+	return pl, nil
+}
+
+// nameDecides reports whether matching the name prefix of spec values selects exactly the
+// partitions whose values equal them. It does unless a value is one escaping maps another value
+// onto too: Hive's default partition name (the name of an empty value) or text that is not
+// UTF-8.
+func nameDecides(spec []string) bool {
+	for _, v := range spec {
+		if v == defaultPartitionName || !utf8.ValidString(v) {
+			return false
+		}
+	}
+	return true
+}
+
+// nameMatches checks a row's name against the plan's prefix. SQL already did, but MySQL's
+// PAD SPACE collation lets an exact match differ by trailing spaces.
+func (pl *partPlan) nameMatches(name string) bool {
+	if pl.exact {
+		return name == pl.prefix
+	}
+	return strings.HasPrefix(name, pl.prefix)
+}
+
+// rows selects the partitions of the plan, ordered by name. Without needVals only names (with
+// the columns in cols) are read; with it, values are read and checked, and cols&colObj is
+// ignored: the caller fetches the objects of the rows that matched.
+func (s *Store) planRows(ctx context.Context, q queryer, pl *partPlan, cols partCols) ([]partRow, error) {
+	if pl.needVals {
+		cols = cols&^colObj | colVals
+	}
+	rows, err := s.selectPartRows(ctx, q, pl.r.id, pl.prefix, pl.exact, cols, pl.limit)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	keys := pl.r.t.PartitionKeys
 	out := rows[:0]
 	for _, pr := range rows {
-		ok, err := keep(pr, q.Values, keys, match)
-		if err != nil {
-			return nil, nil, err
+		ok := pl.nameMatches(pr.name)
+		if ok && pl.needVals {
+			if ok, err = keep(pr, pl.q.Values, keys, pl.match); err != nil {
+				return nil, err
+			}
 		}
 		if !ok {
 			continue
 		}
 		out = append(out, pr)
-		if q.Max > 0 && len(out) == q.Max {
+		if pl.q.Max > 0 && len(out) == pl.q.Max {
 			break
 		}
 	}
-	return r, out, nil
+	return out, nil
+}
+
+// specRest reports non-empty spec values after the first empty one (holes a name prefix cannot
+// express).
+func specRest(vals []string) bool {
+	for i, v := range vals {
+		if v == "" {
+			for _, w := range vals[i+1:] {
+				if w != "" {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return false
 }
 
 // specPrefix renders the leading non-empty values as a name prefix ("k1=v1/k2=v2/"); rest
@@ -355,13 +607,39 @@ func keep(pr partRow, spec []string, keys []*hm.FieldSchema, match partFilter) (
 }
 
 func (s *Store) ListPartitions(ctx context.Context, db, tbl string, q hms.PartitionQuery) ([]*hm.Partition, error) {
-	r, rows, err := s.selectParts(ctx, db, tbl, q, true)
-	if err != nil {
-		return nil, err
+	var (
+		pl   *partPlan
+		rows []partRow
+		err  error
+	)
+	if q.Filter == "" && !specRest(q.Values) && nameDecides(q.Values) {
+		// Every row the name selects is answered: read the objects in the same pass.
+		if pl, err = s.planParts(ctx, s.db, db, tbl, q); err != nil {
+			return nil, err
+		}
+		if rows, err = s.planRows(ctx, s.db, pl, colObj); err != nil {
+			return nil, err
+		}
+	} else {
+		// Check (name, values) rows first, then read the objects of the matches alone, in one
+		// read snapshot so both passes see the same partitions.
+		err = s.read(ctx, func(tx *sql.Tx) error {
+			if pl, err = s.planParts(ctx, tx, db, tbl, q); err != nil {
+				return err
+			}
+			if rows, err = s.planRows(ctx, tx, pl, colID); err != nil {
+				return err
+			}
+			rows, err = s.fillObjs(ctx, tx, rows)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	out := make([]*hm.Partition, 0, len(rows))
 	for _, pr := range rows {
-		p, err := pr.partition(ctx, r.t)
+		p, err := pr.partition(ctx, pl.r.t)
 		if err != nil {
 			return nil, err
 		}
@@ -371,7 +649,11 @@ func (s *Store) ListPartitions(ctx context.Context, db, tbl string, q hms.Partit
 }
 
 func (s *Store) ListPartitionNames(ctx context.Context, db, tbl string, q hms.PartitionQuery) ([]string, error) {
-	_, rows, err := s.selectParts(ctx, db, tbl, q, false)
+	pl, err := s.planParts(ctx, s.db, db, tbl, q)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.planRows(ctx, s.db, pl, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -383,7 +665,23 @@ func (s *Store) ListPartitionNames(ctx context.Context, db, tbl string, q hms.Pa
 }
 
 func (s *Store) CountPartitions(ctx context.Context, db, tbl string, q hms.PartitionQuery) (int, error) {
-	_, rows, err := s.selectParts(ctx, db, tbl, q, false)
+	pl, err := s.planParts(ctx, s.db, db, tbl, q)
+	if err != nil {
+		return 0, err
+	}
+	if !pl.needVals && !pl.exact {
+		// A prefix compares exactly in both dialects: count in SQL.
+		where, args := partWhere(pl.r.id, pl.prefix, false)
+		var n int
+		if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM parts`+where, args...).Scan(&n); err != nil {
+			return 0, s.storeErr(err)
+		}
+		if q.Max > 0 {
+			n = min(n, q.Max)
+		}
+		return n, nil
+	}
+	rows, err := s.planRows(ctx, s.db, pl, 0)
 	return len(rows), err
 }
 

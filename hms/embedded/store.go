@@ -282,3 +282,18 @@ func closeRows(rows *sql.Rows, err *error) {
 }
 
 func (s *Store) String() string { return fmt.Sprintf("embedded(%s)", s.d.name) }
+
+// read runs fn in a read-only transaction: one snapshot for reads that take several queries.
+// On SQLite it is a deferred transaction (not _txlock's immediate one), which takes no write
+// lock and, in WAL mode, never waits for the writer.
+func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return s.storeErr(err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	if err := fn(tx); err != nil {
+		return err
+	}
+	return s.storeErr(tx.Commit())
+}
