@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"syscall"
+	"time"
 )
 
 var errUnexpectedData = errors.New("unexpected data on an idle connection")
@@ -18,6 +19,11 @@ func checkAlive(nc net.Conn) error {
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return nil
+	}
+	// The last call's read deadline has passed by now, and RawConn.Read would fail on it with
+	// a timeout before looking at the socket: clear it first.
+	if err := nc.SetReadDeadline(time.Time{}); err != nil {
+		return err
 	}
 	raw, err := sc.SyscallConn()
 	if err != nil {

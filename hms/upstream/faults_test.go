@@ -350,3 +350,31 @@ func TestErrorKinds(t *testing.T) {
 		}
 	}
 }
+
+// TestHealthCheckKeepsLiveConnections: a healthy idle connection survives many health checks
+// (an expired deadline from its last call must not count as a failure).
+func TestHealthCheckKeepsLiveConnections(t *testing.T) {
+	p := startPeer(t, nil)
+	c := newClient(t, Config{Address: p.addr, MaxConns: 2, HealthInterval: 20 * time.Millisecond, CallTimeout: 50 * time.Millisecond})
+	if err := c.Ping(bg); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	first := c.idle[0]
+	c.mu.Unlock()
+	time.Sleep(300 * time.Millisecond) // the call's deadline expired; ~15 checks ran
+	// A check holds the connection out of the idle list for a moment: look until it is back.
+	for i := 0; i < 200; i++ {
+		c.mu.Lock()
+		idle := append([]*conn(nil), c.idle...)
+		c.mu.Unlock()
+		if len(idle) == 1 {
+			if idle[0] != first {
+				t.Fatal("a live idle connection was dropped by the health check and replaced")
+			}
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("a live idle connection was dropped by the health check")
+}
