@@ -69,7 +69,7 @@ func (c *checker) typeOf(e Expr) (Type, error) {
 		if x.Kind != Null && !x.IsNumeric() {
 			return Type{}, fail(e, "unary - needs a number, got %s", x)
 		}
-		return x, nil
+		return arith(x), nil
 	case *BinaryExpr:
 		l, err := c.check(e.L)
 		if err != nil {
@@ -101,7 +101,7 @@ func (c *checker) typeOf(e Expr) (Type, error) {
 				// truncates, and their decimal division scales differ, so both render it in double.
 				return TDouble, nil
 			}
-			return widen(l, r), nil
+			return arith(widen(l, r)), nil
 		}
 		return Type{}, fail(e, "unknown operator %s", e.Op)
 	case *In:
@@ -212,6 +212,17 @@ func (c *checker) typeOf(e Expr) (Type, error) {
 		return t, nil
 	}
 	return Type{}, errs.Invalid("expression: unknown node %T", e)
+}
+
+// arith is the type integer arithmetic is done in: bigint. On overflow Spark wraps silently and
+// Trino fails the query, so tinyint, smallint and int operands are widened (and rendered with a
+// CAST to bigint) to keep results identical; bigint and decimal overflow still differ at the
+// extremes (Spark wraps or returns NULL, Trino fails).
+func arith(t Type) Type {
+	if t.IsInteger() {
+		return TBigInt
+	}
+	return t
 }
 
 func literalType(e *Literal) (Type, error) {

@@ -173,16 +173,20 @@ var functions = []*Func{
 		Hive: native("coalesce"), Trino: native("coalesce"),
 	},
 	{
-		Name: "abs", Sig: "abs(number) -> same type", MinArgs: 1, MaxArgs: 1,
+		// abs of the smallest integer overflows: Spark wraps, Trino fails. So integers are
+		// widened first: tinyint/smallint/int to bigint, bigint to decimal(19,0).
+		Name: "abs", Sig: "abs(number) -> number", MinArgs: 1, MaxArgs: 1,
 		Check: func(c *Call, args []Type) (Type, error) {
-			return args[0], want(args, 0, numberish, "a number")
+			return wider(args[0]), want(args, 0, numberish, "a number")
 		},
-		Hive: native("abs"), Trino: native("abs"),
+		Hive: renderAbs, Trino: renderAbs,
 	},
 	{
 		// Half away from zero in both engines for integers and decimals. A decimal(p,s)
 		// result is cast to decimal(min(38,p+1),s) in both dialects: Spark narrows the scale
-		// and Trino keeps it, so without the cast the two would print differently.
+		// and Trino keeps it, so without the cast the two would print differently. Rounding an
+		// integer to negative digits can overflow (Spark wraps, Trino fails), so it is done one
+		// size up: tinyint/smallint/int in bigint, bigint in decimal(19,0) giving decimal(20,0).
 		// Floating point is not native: Spark rounds the shortest decimal representation
 		// (round(1.005, 2) = 1.01) and Trino the binary value (1.0).
 		Name: "round", Sig: "round(number [, digits int literal]) -> number", MinArgs: 1, MaxArgs: 2,
@@ -190,16 +194,17 @@ var functions = []*Func{
 			if err := want(args, 0, numberish, "a number"); err != nil {
 				return Type{}, err
 			}
+			var n int64
 			if len(c.Args) == 2 {
-				n, ok := intLit(c.Args[1])
-				if !ok {
+				var ok bool
+				if n, ok = intLit(c.Args[1]); !ok {
 					return Type{}, errs.Invalid("the number of digits must be an integer literal")
 				}
 				if n < -38 || n > 38 {
 					return Type{}, errs.Invalid("digits %d out of range -38..38", n)
 				}
 			}
-			return roundType(args[0]), nil
+			return roundType(args[0], n), nil
 		},
 		Native: func(args []Type) error {
 			if args[0].Kind == Float || args[0].Kind == Double {
@@ -239,8 +244,8 @@ var functions = []*Func{
 		// Lower-case hex SHA-256 of the UTF-8 text of the value (of the bytes, for binary).
 		// Native only where both engines print the value identically: not for float/double
 		// (Spark 1.5, Trino 1.5E0), timestamp (Trino prints the column's .000 precision), or
-		// decimals with scale > 6 (Spark prints 1E-8). char is hashed with its padding, cast
-		// to string explicitly in both dialects (Trino has no to_utf8(char)).
+		// decimals with scale > 6 (Spark prints 1E-8); char(n) is refused for every function
+		// (see charNative).
 		Name: "sha256", Sig: "sha256(x) -> string", MinArgs: 1, MaxArgs: 1,
 		Check: func(c *Call, args []Type) (Type, error) {
 			if args[0].IsComplex() {
@@ -340,11 +345,41 @@ func keyedCheck(c *Call, args []Type) (Type, error) {
 	return TString, nil
 }
 
-func roundType(t Type) Type {
-	if t.Kind == Decimal {
+func roundType(t Type, digits int64) Type {
+	switch {
+	case t.Kind == Decimal:
 		return Type{Kind: Decimal, Precision: min(38, t.Precision+1), Scale: t.Scale}
+	case t.IsInteger() && digits < 0:
+		w := wider(t)
+		if w.Kind == Decimal {
+			w.Precision++
+		}
+		return w
 	}
 	return t
+}
+
+// wider is the type an integer is computed in where the result may not fit its own type.
+func wider(t Type) Type {
+	switch {
+	case t.Kind == BigInt:
+		return Type{Kind: Decimal, Precision: 19}
+	case t.IsInteger():
+		return TBigInt
+	}
+	return t
+}
+
+// widenArg renders an integer argument one size up (see wider).
+func widenArg(r *renderer, t Type, s string) string {
+	if w := wider(t); t.IsInteger() {
+		return "CAST(" + s + " AS " + r.typeName(w) + ")"
+	}
+	return s
+}
+
+func renderAbs(r *renderer, c *Call, args []string) (string, error) {
+	return "abs(" + widenArg(r, c.Args[0].Type(), args[0]) + ")", nil
 }
 
 func native(name string) renderFunc {
@@ -371,6 +406,9 @@ func renderMember(r *renderer, c *Call, args []string) (string, error) {
 }
 
 func renderRound(r *renderer, c *Call, args []string) (string, error) {
+	if n, _ := intLit(c.Args[len(c.Args)-1]); len(c.Args) == 2 && n < 0 {
+		args = []string{widenArg(r, c.Args[0].Type(), args[0]), args[1]}
+	}
 	s := "round(" + strings.Join(args, ", ") + ")"
 	if t := c.Type(); t.Kind == Decimal {
 		return "CAST(" + s + " AS " + r.typeName(t) + ")", nil

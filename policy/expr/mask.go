@@ -16,11 +16,11 @@ var Masks = []struct{ Spec, Doc string }{
 	{"null", "CAST(NULL AS <type>): the column's type, so a view's schema does not change"},
 	{"redact", "strings: '****' (NULL stays NULL); other types: CAST(NULL AS <type>)"},
 	{"constant(<literal>)", "the literal, cast to the column's type (NULL stays NULL)"},
-	{"hash", "lower-case hex SHA-256 of the value's text: Spark/Hive sha2(CAST(x AS STRING), 256), Trino lower(to_hex(sha256(to_utf8(CAST(x AS varchar))))); float, double, timestamp and decimal with scale > 6 print differently in the two engines and take the worker path"},
+	{"hash", "lower-case hex SHA-256 of the value's text: Spark/Hive sha2(CAST(x AS STRING), 256), Trino lower(to_hex(sha256(to_utf8(CAST(x AS varchar))))); float, double, timestamp, char(n) and decimal with scale > 6 print differently in the two engines and take the worker path"},
 	{"show_first(n)", "first n characters, the rest replaced by '*', length kept: rpad(substr(s, 1, n), length(s), '*')"},
 	{"show_last(n)", "last n characters, the rest replaced by '*', length kept: CASE WHEN length(s) <= n THEN s ELSE lpad(substr(s, length(s) - n + 1), length(s), '*') END (no negative substr positions: Spark clamps them, Trino returns '')"},
 	{"year", "date or timestamp truncated to January 1st of its year: Hive/Spark CAST(trunc(x, 'YEAR') AS <type>), Trino date_trunc('year', x)"},
-	{"round(n)", "integers and decimals rounded half away from zero to n digits (n may be negative): round(x, n), decimals cast to decimal(p+1,s) in both dialects; float/double take the worker path"},
+	{"round(n)", "integers and decimals rounded half away from zero to n digits (n may be negative): round(x, n); decimals cast to decimal(p+1,s) in both dialects; integers rounded to negative digits one size up (int in bigint, bigint in decimal(19,0)) so overflow cannot differ; float/double take the worker path"},
 	{"expr(<expression>)", "any policy expression over the column, referenced by name"},
 }
 
@@ -146,9 +146,9 @@ func buildMask(spec, column string, t Type) (Expr, error) {
 	return nil, errs.Invalid("unknown mask %q (want one of null, redact, constant(x), hash, show_first(n), show_last(n), year, round(n), expr(...))", name)
 }
 
-// asText is the column as text for the character masks: strings as they are (char cast to
-// string, padding included, in both dialects), integers cast to string (identical text in
-// Spark and Trino).
+// asText is the column as text for the character masks: strings as they are, integers cast to
+// string (identical text in Spark and Trino). char(n) is cast too, which makes the mask take the
+// worker path: the engines disagree on its padding.
 func asText(c Expr, t Type, mask string) (Expr, error) {
 	switch {
 	case t.Kind == String || t.Kind == Varchar:

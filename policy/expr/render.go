@@ -72,14 +72,30 @@ func NeedsWorker(e Expr, d Dialect) bool {
 func nonNative(e Expr, d Dialect) error {
 	var reason error
 	Walk(e, func(x Expr) bool {
-		c, ok := x.(*Call)
-		if !ok {
-			return true
+		switch x := x.(type) {
+		case *Call:
+			reason = callNative(x, d)
+		case *Cast:
+			reason = castNative(x, d)
 		}
-		reason = callNative(c, d)
 		return reason == nil
 	})
 	return reason
+}
+
+// charNative refuses char(n) values as function or CAST arguments: Spark pads char columns on
+// read but not char literals or casts, Trino keeps the padding and has no concat or to_utf8 for
+// char, so lengths, substrings and hashes of a char differ between the engines (recorded from
+// Spark 3.5.9 and Trino 476). The worker applies such masks.
+func charNative(what string, t Type, d Dialect) error {
+	if t.Kind == Char {
+		return errs.Unsupported("%s is not native in %s: char(n) padding differs between Spark and Trino; it needs the worker path", what, d)
+	}
+	return nil
+}
+
+func castNative(c *Cast, d Dialect) error {
+	return charNative("CAST of "+c.X.Type().String(), c.X.Type(), d)
 }
 
 func callNative(c *Call, d Dialect) error {
@@ -89,6 +105,11 @@ func callNative(c *Call, d Dialect) error {
 	}
 	if f.renderer(d) == nil {
 		return errs.Unsupported("%s() is not native in %s: it needs the worker path", c.Name, d)
+	}
+	for _, a := range c.Args {
+		if err := charNative(c.Name+"() of "+a.Type().String(), a.Type(), d); err != nil {
+			return err
+		}
 	}
 	if f.Native != nil {
 		args := make([]Type, len(c.Args))
@@ -138,6 +159,18 @@ func (r *renderer) typeName(t Type) string {
 	return t.hiveName()
 }
 
+// widened casts a tinyint, smallint or int operand of arithmetic to bigint (see arith). Integer
+// literals are left alone: engines type them by value.
+func (r *renderer) widened(e Expr, s string) string {
+	if _, lit := e.(*Literal); lit {
+		return s
+	}
+	if t := e.Type(); t.IsInteger() && t.Kind != BigInt {
+		return "CAST(" + s + " AS " + r.typeName(TBigInt) + ")"
+	}
+	return s
+}
+
 func (r *renderer) all(es []Expr) ([]string, error) {
 	out := make([]string, len(es))
 	for i, e := range es {
@@ -171,7 +204,7 @@ func (r *renderer) expr(e Expr) (string, error) {
 			return "(NOT " + x + ")", nil
 		}
 		// The space keeps "- -5" from becoming the comment "--5".
-		return "(- " + x + ")", nil
+		return "(- " + r.widened(e.X, x) + ")", nil
 	case *BinaryExpr:
 		l, err := r.expr(e.L)
 		if err != nil {
@@ -181,13 +214,16 @@ func (r *renderer) expr(e Expr) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if e.Op == "/" {
+		switch e.Op {
+		case "/":
 			if e.L.Type().Kind != Double {
 				l = "CAST(" + l + " AS " + r.typeName(TDouble) + ")"
 			}
 			if e.R.Type().Kind != Double {
 				rr = "CAST(" + rr + " AS " + r.typeName(TDouble) + ")"
 			}
+		case "+", "-", "*":
+			l, rr = r.widened(e.L, l), r.widened(e.R, rr)
 		}
 		return "(" + l + " " + e.Op + " " + rr + ")", nil
 	case *In:
@@ -258,6 +294,9 @@ func (r *renderer) expr(e Expr) (string, error) {
 		b.WriteString(" END")
 		return b.String(), nil
 	case *Cast:
+		if err := castNative(e, r.d); err != nil {
+			return "", err
+		}
 		x, err := r.expr(e.X)
 		if err != nil {
 			return "", err
