@@ -146,7 +146,10 @@ func serve(c *cli.Context) error {
 	}
 	defer fed.Close()
 	handler.SetBackend(router)
-	proc := hms.NewProcessor(handler, log, metrics.Interceptor(), hms.LogInterceptor(log))
+	// Methods Propolis does not model are passed, verbatim, to the upstream metastore that owns
+	// the database they name, so newer clients keep working.
+	fwd := hms.NewForwarder(hms.ForwarderConfig{Registerer: reg, Log: log.With("component", "forward")})
+	proc := hms.NewForwardingProcessor(handler, fwd, log, metrics.Interceptor(), hms.LogInterceptor(log))
 
 	// The generated processors poll the transport every few milliseconds during each call to
 	// cancel it if the client went away; our transport cannot tell, so the polling is waste.

@@ -122,6 +122,10 @@ func newBackend(next hms.Backend, cfg Config, log *slog.Logger, reg prometheus.R
 }
 
 // Close stops the poller and waits for it. It does not close the wrapped backend.
+// Unwrap returns the backend behind the cache (the forwarder looks through it for a backend
+// that can pass raw calls on).
+func (b *Backend) Unwrap() hms.Backend { return b.next }
+
 func (b *Backend) Close() error {
 	b.closeOnce.Do(func() {
 		if !b.cfg.Disabled {
