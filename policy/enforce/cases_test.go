@@ -407,3 +407,26 @@ func TestAuditLog(t *testing.T) {
 		t.Errorf("audit entry %+v", e)
 	}
 }
+
+// BenchmarkTable is the decision plus rewrite cost of one get_table, per kind of answer.
+func BenchmarkTable(b *testing.B) {
+	f := newFixture(b)
+	f.g.aud = nil
+	cases := []struct {
+		name, profile, table string
+		id                   thrift.Identity
+	}{
+		{"raw", "trino", "regions", alice},
+		{"hidden", "trino", "payments", alice},
+		{"trino view", "trino", "customers", erin},
+		{"hive view", "spark", "customers", erin},
+	}
+	for _, c := range cases {
+		b.Run(c.name, func(b *testing.B) {
+			ctx, tb := as(c.profile, c.id), f.tables[c.table]
+			for b.Loop() {
+				_, _ = f.g.Table(ctx, tb)
+			}
+		})
+	}
+}

@@ -40,5 +40,11 @@
 //
 // Every decision (listings, tables, raw access, alias resolutions, writes, and refusals) is
 // written to the audit log with the engine profile, the policy version and the enforcement
-// path: "native" for policy views, "alias" for a resolved raw-table alias, "none" otherwise.
+// path: "native" for policy views and the aliases they read, "none" otherwise. A failing audit
+// log is logged but does not fail calls: the decision is already enforced either way.
+//
+// Known gap: is_member() in a row filter or mask is rendered from the groups the connection
+// reported, not from the policy file's static groups (the policy does not export its group
+// resolution yet), so a user who is a member only through the policy file renders as a
+// non-member there. Grants, denies, masks and filters are still chosen with static groups.
 package enforce
