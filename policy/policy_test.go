@@ -30,7 +30,7 @@ func golden(t *testing.T, name, got string) {
 		t.Fatalf("%v (run go test -update)", err)
 	}
 	if string(want) != got {
-		t.Errorf("%s differs (go test ./policy -update to accept):\n%s", path, Diff(want, []byte(got)))
+		t.Errorf("%s differs (go test ./policy -update to accept):\n%s", path, lineDiff(splitLines(string(want)), splitLines(got)))
 	}
 }
 
@@ -323,5 +323,29 @@ func TestConcurrent(t *testing.T) {
 	wg.Wait()
 	if p.Version() != 0 {
 		t.Errorf("WithVersion changed the original: %d", p.Version())
+	}
+}
+
+func TestDiff(t *testing.T) {
+	read := func(f string) []byte {
+		data, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return data
+	}
+	v1, v2 := read("good/sales.yaml"), read("good/sales_v2.yaml")
+	var b strings.Builder
+	fmt.Fprintf(&b, "=== sales -> sales_v2\n%s", Diff(v1, v2))
+	fmt.Fprintf(&b, "=== empty -> allow\n%s", Diff(read("good/empty.yaml"), read("good/allow.yaml")))
+	fmt.Fprintf(&b, "=== not yaml -> sales_v2 head (line diff)\n%s", Diff([]byte("grants: [\n"), []byte("default: deny\ngrants: []\n")))
+	golden(t, "diff.golden", b.String())
+	if d := Diff(v1, v1); d != "" {
+		t.Errorf("Diff of identical files: %q", d)
+	}
+	// Reformatting and comments are not changes.
+	if d := Diff([]byte("default: deny # x\ngrants:\n  - {to: [\"*\"], on: \"a.*\", privileges: [select]}\n"),
+		[]byte("grants:\n  - on: a.*\n    privileges: [select]\n    to: ['*']\ndefault: deny\n")); d != "" {
+		t.Errorf("reformatting is a change: %q", d)
 	}
 }
