@@ -294,24 +294,6 @@ func (s *Store) updatePart(ctx context.Context, tx *sql.Tx, id int64, name strin
 	return err
 }
 
-func (s *Store) insertPart(ctx context.Context, tx *sql.Tx, tblID int64, name string, p *hm.Partition) error {
-	id, err := s.nextVal(ctx, tx, "object")
-	if err != nil {
-		return err
-	}
-	b, err := encode(ctx, p)
-	if err != nil {
-		return err
-	}
-	vals, err := json.Marshal(p.Values)
-	if err != nil {
-		return err
-	}
-	_, err = s.exec(ctx, tx, `INSERT INTO parts (id, tbl_id, part_name, vals, obj) VALUES (?, ?, ?, ?, ?)`,
-		id, tblID, name, string(vals), b)
-	return err
-}
-
 func partName(t *hm.Table, vals []string) (string, error) {
 	name, err := makePartName(t.PartitionKeys, vals)
 	if err != nil {
@@ -375,37 +357,50 @@ func (s *Store) AddPartitions(ctx context.Context, db, tbl string, parts []*hm.P
 		if len(r.t.PartitionKeys) == 0 {
 			return errs.Invalid("table %s.%s is not partitioned", db, tbl)
 		}
-		seen := map[string]bool{}
-		var names []string
+		// Prepare up to the first invalid partition, whose error comes after those of the
+		// partitions before it.
+		var (
+			prepared []*hm.Partition
+			pnames   []string
+			prepErr  error
+		)
 		for _, in := range parts {
 			p, name, err := s.preparePart(ctx, r.t, in)
 			if err != nil {
-				return err
+				prepErr = err
+				break
 			}
-			exists := seen[name]
-			if !exists {
-				_, err := s.partRowByName(ctx, tx, r.id, name)
-				if err == nil {
-					exists = true
-				} else if errs.KindOf(err) != errs.KindNotFound {
-					return err
-				}
-			}
-			if exists {
+			prepared = append(prepared, p)
+			pnames = append(pnames, name)
+		}
+		existing, err := s.existingPartNames(ctx, tx, r.id, pnames)
+		if err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		var names []string
+		for i, p := range prepared {
+			name := pnames[i]
+			if seen[name] || existing(name) {
 				if ifNotExists {
 					continue
 				}
 				return errs.Exists("Partition already exists: %s.%s %s", db, tbl, name)
 			}
 			seen[name] = true
-			if err := s.insertPart(ctx, tx, r.id, name, p); err != nil {
-				return err
-			}
+			added = append(added, p)
+			names = append(names, name)
+		}
+		if prepErr != nil {
+			return prepErr
+		}
+		if err := s.insertParts(ctx, tx, r.id, names, added); err != nil {
+			return err
+		}
+		for _, p := range added {
 			if err := s.wh.mkdirs(ctx, p.Sd.Location); err != nil {
 				return err
 			}
-			added = append(added, p)
-			names = append(names, name)
 		}
 		if len(names) == 0 {
 			return nil
@@ -416,6 +411,74 @@ func (s *Store) AddPartitions(ctx context.Context, db, tbl string, parts []*hm.P
 		return nil, err
 	}
 	return added, nil
+}
+
+// existingPartNames looks the names up in one query per partBatch names and reports which
+// exist as the database compares names: on MySQL (PAD SPACE) a name matches a stored one that
+// differs only by trailing spaces, as a lookup by name there does.
+func (s *Store) existingPartNames(ctx context.Context, q queryer, tblID int64, names []string) (func(string) bool, error) {
+	key := func(n string) string { return n }
+	if s.d.name == "mysql" {
+		key = func(n string) string { return strings.TrimRight(n, " ") }
+	}
+	found := map[string]bool{}
+	for i := 0; i < len(names); i += partBatch {
+		batch := names[i:min(len(names), i+partBatch)]
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, tblID)
+		for _, n := range batch {
+			args = append(args, n)
+		}
+		err := s.scanRows(ctx, q, `SELECT part_name FROM parts WHERE tbl_id = ? AND part_name IN `+inList(len(batch)), args, func(rows *sql.Rows) error {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				return err
+			}
+			found[key(name)] = true
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return func(n string) bool { return found[key(n)] }, nil
+}
+
+// insertBatch is the number of partitions one INSERT statement writes (5 parameters each).
+const insertBatch = 100
+
+// insertParts writes new partitions, drawing their ids from the object sequence in one step.
+func (s *Store) insertParts(ctx context.Context, tx *sql.Tx, tblID int64, names []string, parts []*hm.Partition) error {
+	if len(parts) == 0 {
+		return nil
+	}
+	last, err := s.nextVals(ctx, tx, "object", len(parts))
+	if err != nil {
+		return err
+	}
+	id := last - int64(len(parts))
+	for i := 0; i < len(parts); i += insertBatch {
+		n := min(len(parts)-i, insertBatch)
+		args := make([]any, 0, 5*n)
+		for j := i; j < i+n; j++ {
+			b, err := encode(ctx, parts[j])
+			if err != nil {
+				return err
+			}
+			vals, err := json.Marshal(parts[j].Values)
+			if err != nil {
+				return err
+			}
+			id++
+			args = append(args, id, tblID, names[j], string(vals), b)
+		}
+		query := `INSERT INTO parts (id, tbl_id, part_name, vals, obj) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+		if _, err := s.exec(ctx, tx, query, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) GetPartition(ctx context.Context, db, tbl string, values []string) (*hm.Partition, error) {
@@ -497,15 +560,15 @@ func (s *Store) planParts(ctx context.Context, qr queryer, db, tbl string, q hms
 	}
 	var rest bool
 	pl.prefix, rest = specPrefix(keys, q.Values)
-	if pl.match == nil && !rest && q.Max > 0 {
-		pl.limit = q.Max
-	}
 	// Exact only when every key has a value: an empty value is Hive's wildcard, also at the end.
 	pl.exact = len(q.Values) == len(keys) && len(keys) > 0 && !slices.Contains(q.Values, "")
 	if pl.exact {
 		pl.prefix = strings.TrimSuffix(pl.prefix, "/")
 	}
 	pl.needVals = pl.match != nil || rest || !nameDecides(q.Values)
+	if !pl.needVals && q.Max > 0 {
+		pl.limit = q.Max
+	}
 	return pl, nil
 }
 

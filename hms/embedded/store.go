@@ -231,14 +231,20 @@ func (s *Store) storeErr(err error) error {
 // nextVal draws from a sequence inside tx; the row lock it takes is held until commit, so ids
 // are unique across replicas.
 func (s *Store) nextVal(ctx context.Context, tx *sql.Tx, name string) (int64, error) {
-	if _, err := tx.ExecContext(ctx, "UPDATE sequences SET next_val = next_val + 1 WHERE name = ?", name); err != nil {
+	return s.nextVals(ctx, tx, name, 1)
+}
+
+// nextVals draws n values from a sequence inside tx and returns the last: the values drawn
+// are last-n+1 ... last.
+func (s *Store) nextVals(ctx context.Context, tx *sql.Tx, name string, n int) (int64, error) {
+	if _, err := tx.ExecContext(ctx, "UPDATE sequences SET next_val = next_val + ? WHERE name = ?", n, name); err != nil {
 		return 0, s.storeErr(err)
 	}
-	var n int64
-	if err := tx.QueryRowContext(ctx, "SELECT next_val FROM sequences WHERE name = ?", name).Scan(&n); err != nil {
+	var last int64
+	if err := tx.QueryRowContext(ctx, "SELECT next_val FROM sequences WHERE name = ?", name).Scan(&last); err != nil {
 		return 0, s.storeErr(err)
 	}
-	return n, nil
+	return last, nil
 }
 
 func (s *Store) nowSec() int32 { return int32(s.now().Unix()) }
