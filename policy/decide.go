@@ -32,42 +32,64 @@ type access struct {
 
 func (p *Policy) tableAccess(id *identity, db, table string, tr *trace) access {
 	var a access
-	for i := range p.denies {
+	for _, i := range p.denyIdx.candidates(db, len(p.denies), tr != nil) {
 		g := &p.denies[i]
 		switch {
 		case !g.privs[Select]:
-			tr.add("%s: not about select", g.label)
+			if tr != nil {
+				tr.add("%s: not about select", g.label)
+			}
 		case !g.on.tableLevel():
 			if g.on.reachesTable(db, table) && g.to.match(id) {
-				tr.add("%s: applies to columns %s", g.label, g.on.col)
+				if tr != nil {
+					tr.add("%s: applies to columns %s", g.label, g.on.col)
+				}
 			} else {
-				tr.add("%s: does not apply (%s, to %s)", g.label, g.on.src, g.to)
+				if tr != nil {
+					tr.add("%s: does not apply (%s, to %s)", g.label, g.on.src, g.to)
+				}
 			}
 		case !g.on.coversTable(db, table):
-			tr.add("%s: does not cover %s.%s (%s)", g.label, db, table, g.on.src)
+			if tr != nil {
+				tr.add("%s: does not cover %s.%s (%s)", g.label, db, table, g.on.src)
+			}
 		case !g.to.match(id):
-			tr.add("%s: not for this principal (to %s)", g.label, g.to)
+			if tr != nil {
+				tr.add("%s: not for this principal (to %s)", g.label, g.to)
+			}
 		default:
-			tr.add("%s: applies: deny select on %s to %s", g.label, g.on.src, g.to)
+			if tr != nil {
+				tr.add("%s: applies: deny select on %s to %s", g.label, g.on.src, g.to)
+			}
 			if a.deny == nil {
 				a.deny = g
 			}
 		}
 	}
-	for i := range p.grants {
+	for _, i := range p.grantIdx.candidates(db, len(p.grants), tr != nil) {
 		g := &p.grants[i]
 		switch {
 		case !g.privs[Select]:
-			tr.add("%s: does not grant select", g.label)
+			if tr != nil {
+				tr.add("%s: does not grant select", g.label)
+			}
 		case !g.on.reachesTable(db, table):
-			tr.add("%s: does not reach %s.%s (%s)", g.label, db, table, g.on.src)
+			if tr != nil {
+				tr.add("%s: does not reach %s.%s (%s)", g.label, db, table, g.on.src)
+			}
 		case !g.to.match(id):
-			tr.add("%s: not for this principal (to %s)", g.label, g.to)
+			if tr != nil {
+				tr.add("%s: not for this principal (to %s)", g.label, g.to)
+			}
 		case g.on.tableLevel():
-			tr.add("%s: applies: select on %s to %s", g.label, g.on.src, g.to)
+			if tr != nil {
+				tr.add("%s: applies: select on %s to %s", g.label, g.on.src, g.to)
+			}
 			a.grants = append(a.grants, g)
 		default:
-			tr.add("%s: applies: select on columns %s to %s", g.label, g.on.src, g.to)
+			if tr != nil {
+				tr.add("%s: applies: select on columns %s to %s", g.label, g.on.src, g.to)
+			}
 			a.colGrants = append(a.colGrants, g)
 		}
 	}
@@ -144,12 +166,16 @@ func (p *Policy) DecideTable(who Principal, t TableRef) (Decision, error) {
 func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) {
 	db, table := strings.ToLower(t.DB), strings.ToLower(t.Table)
 	if p == nil {
-		tr.add("no policy is loaded: everything is denied")
+		if tr != nil {
+			tr.add("no policy is loaded: everything is denied")
+		}
 		return Decision{Outcome: Hidden, Rules: []string{"no policy"}, Reason: "no policy is loaded, so every table is hidden"}, nil
 	}
 	dec := Decision{Version: p.version}
 	if p.isService(who) {
-		tr.add("service_principal: %s is the service principal: every table raw", p.service)
+		if tr != nil {
+			tr.add("service_principal: %s is the service principal: every table raw", p.service)
+		}
 		dec.Outcome, dec.Rules = Raw, []string{"service_principal"}
 		dec.Reason = fmt.Sprintf("%s is the service principal and sees every table raw", p.service)
 		return dec, nil
@@ -222,7 +248,9 @@ func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) 
 	}
 	for _, c := range order {
 		if len(tags[c]) > 0 {
-			tr.add("column %s: tags %s", c, strings.Join(sortedKeys(tags[c]), ", "))
+			if tr != nil {
+				tr.add("column %s: tags %s", c, strings.Join(sortedKeys(tags[c]), ", "))
+			}
 		}
 	}
 
@@ -231,8 +259,16 @@ func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) 
 	var maskLabels []string
 	for i := range p.masks {
 		m := &p.masks[i]
+		if m.tag == "" && !m.column.reachesTable(db, table) {
+			if tr != nil {
+				tr.add("%s (%s): no column of %s.%s matches", m.label, m.target(), db, table)
+			}
+			continue
+		}
 		if !m.applies(id) {
-			tr.add("%s (%s): not for this principal (to %s, except %s)", m.label, m.target(), orAll(m.to), m.except)
+			if tr != nil {
+				tr.add("%s (%s): not for this principal (to %s, except %s)", m.label, m.target(), orAll(m.to), orNone(m.except))
+			}
 			continue
 		}
 		var hit []string
@@ -244,7 +280,9 @@ func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) 
 				continue
 			}
 			if prev, done := dec.Masks[c]; done {
-				tr.add("%s (%s): column %s already masked (%s) by an earlier rule", m.label, m.target(), c, prev)
+				if tr != nil {
+					tr.add("%s (%s): column %s already masked (%s) by an earlier rule", m.label, m.target(), c, prev)
+				}
 				continue
 			}
 			e, err := expr.Mask(m.mask, c, cols[c])
@@ -260,10 +298,14 @@ func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) 
 			hit = append(hit, c)
 		}
 		if len(hit) == 0 {
-			tr.add("%s (%s): no column of %s.%s matches", m.label, m.target(), db, table)
+			if tr != nil {
+				tr.add("%s (%s): no column of %s.%s matches", m.label, m.target(), db, table)
+			}
 			continue
 		}
-		tr.add("%s (%s): applies: %s on %s", m.label, m.target(), m.mask, strings.Join(hit, ", "))
+		if tr != nil {
+			tr.add("%s (%s): applies: %s on %s", m.label, m.target(), m.mask, strings.Join(hit, ", "))
+		}
 		label := m.label
 		if m.tag != "" {
 			label += " (tag " + m.tag + ")"
@@ -278,10 +320,14 @@ func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) 
 		f := &p.filters[i]
 		switch {
 		case !f.on.coversTable(db, table):
-			tr.add("%s: does not cover %s.%s (%s)", f.label, db, table, f.on.src)
+			if tr != nil {
+				tr.add("%s: does not cover %s.%s (%s)", f.label, db, table, f.on.src)
+			}
 			continue
 		case !(f.to == nil || f.to.match(id)) || f.except.match(id):
-			tr.add("%s: not for this principal (to %s, except %s)", f.label, orAll(f.to), f.except)
+			if tr != nil {
+				tr.add("%s: not for this principal (to %s, except %s)", f.label, orAll(f.to), orNone(f.except))
+			}
 			continue
 		}
 		e, err := expr.Parse(f.filter)
@@ -300,7 +346,9 @@ func (p *Policy) decide(who Principal, t TableRef, tr *trace) (Decision, error) 
 				dec.NeedsWorker = true
 			}
 		}
-		tr.add("%s: applies: %s", f.label, f.filter)
+		if tr != nil {
+			tr.add("%s: applies: %s", f.label, f.filter)
+		}
 		filters = append(filters, f.filter)
 		dec.Rules = append(dec.Rules, f.label)
 	}
@@ -350,6 +398,13 @@ func (m *maskRule) applies(id *identity) bool {
 func orAll(s subjects) string {
 	if s == nil {
 		return "*"
+	}
+	return s.String()
+}
+
+func orNone(s subjects) string {
+	if len(s) == 0 {
+		return "nobody"
 	}
 	return s.String()
 }

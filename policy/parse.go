@@ -501,6 +501,7 @@ func (p *Policy) compile(d *decoder, root *yaml.Node) {
 	for u := range p.groups {
 		sort.Strings(p.groups[u])
 	}
+	p.grantIdx, p.denyIdx = newRuleIndex(p.grants), newRuleIndex(p.denies)
 }
 
 func validPrivilege(p Privilege) bool {

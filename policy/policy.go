@@ -90,6 +90,49 @@ type Policy struct {
 	denies       []grant
 	masks        []maskRule
 	filters      []filterRule
+	grantIdx     ruleIndex
+	denyIdx      ruleIndex
+}
+
+// ruleIndex finds the grants or denies that can reach a database without scanning all of them:
+// rules whose database pattern is a literal are bucketed by it, the others always considered.
+type ruleIndex struct {
+	byDB map[string][]int
+	wild []int
+}
+
+func newRuleIndex(rules []grant) ruleIndex {
+	x := ruleIndex{byDB: map[string][]int{}}
+	for i := range rules {
+		if db := string(rules[i].on.db); strings.Contains(db, "*") {
+			x.wild = append(x.wild, i)
+		} else {
+			x.byDB[db] = append(x.byDB[db], i)
+		}
+	}
+	return x
+}
+
+// candidates is, in file order, every rule that may reach db (all of them when all is set,
+// which Explain uses to show every rule).
+func (x *ruleIndex) candidates(db string, n int, all bool) []int {
+	if all {
+		out := make([]int, n)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
+	a, b := x.byDB[strings.ToLower(db)], x.wild
+	out := make([]int, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		if len(b) == 0 || len(a) > 0 && a[0] < b[0] {
+			out, a = append(out, a[0]), a[1:]
+		} else {
+			out, b = append(out, b[0]), b[1:]
+		}
+	}
+	return out
 }
 
 // WithVersion returns a copy of p stamped with version v (the store's version number).

@@ -98,7 +98,7 @@ var (
 		{"analyst", Principal{User: "alice"}},
 		{"eu_analyst", Principal{User: "Erin"}},
 		{"finance", Principal{User: "frank"}},
-		{"outsider", Principal{User: "oscar", Groups: []string{"marketing"}}},
+		{"outsider", Principal{User: "oscar", Groups: []string{"marketing", "staff"}}},
 		{"conn_group", Principal{User: "gina", Groups: []string{"Analysts"}}},
 		{"auditor", Principal{User: "audrey"}},
 		{"service", Principal{User: "propolis"}},
@@ -117,7 +117,7 @@ var (
 			{"ts", "timestamp"}, {"action", "string"}, {"user_email", "string"}, {"detail", "string"},
 		}},
 		{DB: "public", Table: "holidays", Columns: []Column{{"day", "date"}, {"name", "string"}}},
-		{DB: "hr", Table: "people", Columns: []Column{{"id", "int"}}},
+		{DB: "hr", Table: "people", Columns: []Column{{"id", "int"}, {"owner", "string"}, {"salary", "decimal(10,2)"}, {"token", "string"}}},
 	}
 )
 
