@@ -232,7 +232,9 @@ func (f *fixture) operations() []operation {
 		{
 			name: "get_table_req", detail: "The partitioned table (Hive 4 removed the older get_table; get_table_req is what its clients call)",
 			call: func(ctx context.Context, c *client, _, _ int, _ *rand.Rand) error {
-				r, err := c.GetTableReq(ctx, &hm.GetTableRequest{DbName: f.db, TblName: benchTable})
+				req := hm.NewGetTableRequest() // as Hive's own client builds it (id unset, not 0)
+				req.DbName, req.TblName = f.db, benchTable
+				r, err := c.GetTableReq(ctx, req)
 				if err == nil && (r.Table == nil || r.Table.Sd == nil || len(r.Table.Sd.Cols) != 6 || r.Table.DbName != f.db) {
 					err = fmt.Errorf("get_table_req returned an unexpected table")
 				}

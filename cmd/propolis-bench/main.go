@@ -50,6 +50,7 @@ type options struct {
 	federation  bool
 	fedOnly     bool
 	fedDuration time.Duration
+	fedRounds   int
 	fedWarmup   time.Duration
 	fedRound    time.Duration
 }
@@ -68,8 +69,9 @@ func main() {
 	flag.StringVar(&o.ops, "ops", "", "comma-separated operation names to measure (default: all)")
 	flag.BoolVar(&o.federation, "federation", true, "also measure the HMS through a federating Propolis (cache off and on) against the HMS directly")
 	flag.BoolVar(&o.fedOnly, "federation-only", false, "measure only the federation section (inner loop while investigating it): prints figures, writes no report")
-	flag.DurationVar(&o.fedDuration, "fed-duration", 4*time.Second, "measured time per operation, per path, per concurrency in the federation section")
-	flag.DurationVar(&o.fedWarmup, "fed-warmup", time.Second, "unmeasured warm-up before each federation measurement")
+	flag.DurationVar(&o.fedDuration, "fed-duration", 4500*time.Millisecond, "measured time per operation, per path, per concurrency in the federation section (split into --fed-rounds slices)")
+	flag.IntVar(&o.fedRounds, "fed-rounds", 3, "slices each federation measurement is split into, alternating between the paths")
+	flag.DurationVar(&o.fedWarmup, "fed-warmup", 500*time.Millisecond, "unmeasured warm-up before each slice of a federation measurement")
 	flag.DurationVar(&o.fedRound, "fed-warmup-round", 3*time.Second, "before the federation measurements, run each of its operations this long through each federating Propolis, unmeasured (fills the cache, warms the pools)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the servers' data directories (printed at the end)")
 	flag.Parse()

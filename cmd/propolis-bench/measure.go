@@ -41,11 +41,41 @@ func (r opResult) ratio() float64 {
 // first, unmeasured, then `duration` measured. Every connection is opened before the clock
 // starts.
 func measure(ctx context.Context, addr string, op operation, clients int, warmup, duration time.Duration) measurement {
+	return measureRaw(ctx, addr, op, clients, warmup, duration).summary()
+}
+
+// sample is one measurement's raw figures; samples of the same thing add up.
+type sample struct {
+	lat     []time.Duration
+	elapsed time.Duration
+	err     string
+}
+
+func (s *sample) add(o sample) {
+	s.lat = append(s.lat, o.lat...)
+	s.elapsed += o.elapsed
+	if s.err == "" {
+		s.err = o.err
+	}
+}
+
+func (s sample) summary() measurement {
+	m := measurement{ops: len(s.lat), elapsed: s.elapsed, err: s.err}
+	if len(s.lat) > 0 {
+		lat := slices.Clone(s.lat)
+		slices.Sort(lat)
+		m.p50 = lat[len(lat)*50/100]
+		m.p99 = lat[min(len(lat)*99/100, len(lat)-1)]
+	}
+	return m
+}
+
+func measureRaw(ctx context.Context, addr string, op operation, clients int, warmup, duration time.Duration) sample {
 	conns := make([]*client, clients)
 	for i := range conns {
 		c, err := dial(addr)
 		if err != nil {
-			return measurement{err: fmt.Sprintf("connect: %v", err)}
+			return sample{err: fmt.Sprintf("connect: %v", err)}
 		}
 		defer c.Close()
 		conns[i] = c
@@ -95,14 +125,7 @@ func measure(ctx context.Context, addr string, op operation, clients int, warmup
 	}
 	wg.Wait()
 	// The window is from measureFrom to the last call's end (at least `duration`).
-	elapsed := time.Since(measureFrom)
-	m := measurement{ops: len(lat), elapsed: elapsed, err: firstErr}
-	if len(lat) > 0 {
-		slices.Sort(lat)
-		m.p50 = lat[len(lat)*50/100]
-		m.p99 = lat[min(len(lat)*99/100, len(lat)-1)]
-	}
-	return m
+	return sample{lat: lat, elapsed: time.Since(measureFrom), err: firstErr}
 }
 
 func fmtDur(d time.Duration) string {

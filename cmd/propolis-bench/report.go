@@ -123,7 +123,7 @@ func (r report) markdown() string {
 	p("```sh\ncompat-tests/hms/hms.sh setup   # once: downloads the Hive metastore into ~/.cache/propolis\nmake bench\n```\n\n")
 	p("(`make bench` builds `cmd/propolis` and runs `go run ./cmd/propolis-bench --propolis-bin <it> --out BENCHMARKS.md`;\n")
 	p("flags: `--duration`, `--warmup`, `--warmup-round`, `--partitions`, `--concurrency`; for the federation section\n")
-	p("`--fed-duration`, `--fed-warmup`, `--fed-warmup-round`, `--federation=false` to skip it, `--federation-only` to run it alone.)\n\n")
+	p("`--fed-duration`, `--fed-rounds`, `--fed-warmup`, `--fed-warmup-round`, `--federation=false` to skip it, `--federation-only` to run it alone.)\n\n")
 
 	p("## Machine\n\n")
 	p("| | |\n|---|---|\n")
