@@ -168,7 +168,7 @@ func (s *Store) DropDatabase(ctx context.Context, name string, deleteData, casca
 			return errs.Conflict("Database %s is not empty. One or more tables exist.", name)
 		}
 		for _, t := range tbls {
-			d, err := s.dropTableTx(ctx, tx, name, t)
+			d, err := s.dropTableTx(ctx, tx, name, t, deleteData)
 			if err != nil {
 				return err
 			}

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -35,6 +37,7 @@ const defaultLockTimeout = 300 * time.Second
 type Store struct {
 	db          *sql.DB
 	d           dialect
+	gate        chan struct{} // SQLite: held by this process's writer; nil on MySQL
 	wh          warehouse
 	root        string
 	lockTimeout time.Duration
@@ -55,14 +58,25 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, errs.Unavailable("open %s store: %w", d.name, err)
 	}
-	if d.name == "sqlite" {
-		// One writer at a time is all SQLite allows; a bounded pool keeps readers from
-		// starving it while busy_timeout queues the rest.
+	var gate chan struct{}
+	switch d.name {
+	case "sqlite":
+		// One writer at a time is all SQLite allows. Writers of this process queue on the
+		// file's gate (FIFO-ish, no polling) holding no connection, so the pool is left to
+		// readers, which WAL never makes wait for the writer; busy_timeout only arbitrates
+		// between processes. Idle connections are kept: opening one re-runs the pragmas.
 		db.SetMaxOpenConns(8)
+		db.SetMaxIdleConns(8)
+		gate = sqliteGate(cfg.DSN)
+	case "mysql":
+		// Keep connections for concurrent callers instead of reconnecting (the default keeps 2).
+		db.SetMaxIdleConns(16)
+		db.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s := &Store{
 		db:          db,
 		d:           d,
+		gate:        gate,
 		wh:          warehouse{log: log},
 		root:        strings.TrimRight(cfg.Warehouse, "/"),
 		lockTimeout: cfg.LockTimeout,
@@ -180,7 +194,27 @@ func (s *Store) write(ctx context.Context, mutex string, fn func(tx *sql.Tx) err
 	return err
 }
 
+// sqliteGates holds one gate per SQLite file, shared by every Store of the process on it.
+var sqliteGates sync.Map // cleaned path -> chan struct{}
+
+func sqliteGate(dsn string) chan struct{} {
+	path := dsn
+	if p, err := filepath.Abs(strings.TrimPrefix(strings.SplitN(dsn, "?", 2)[0], "file:")); err == nil {
+		path = p
+	}
+	g, _ := sqliteGates.LoadOrStore(path, make(chan struct{}, 1))
+	return g.(chan struct{})
+}
+
 func (s *Store) writeOnce(ctx context.Context, mutex string, fn func(tx *sql.Tx) error) error {
+	if s.gate != nil {
+		select {
+		case s.gate <- struct{}{}:
+			defer func() { <-s.gate }()
+		case <-ctx.Done():
+			return errs.Unavailable("catalog store: %w", ctx.Err())
+		}
+	}
 	var opts *sql.TxOptions
 	if s.d.forUpdat != "" {
 		// READ COMMITTED: after waiting for the mutex row, plain reads must see what the

@@ -45,6 +45,19 @@ func (s *Store) getTableRow(ctx context.Context, q queryer, db, name string) (*t
 	return &tableRow{id: id, t: t}, nil
 }
 
+// tableExists looks a table up without reading its definition.
+func (s *Store) tableExists(ctx context.Context, q queryer, db, name string) (bool, error) {
+	var one int
+	err := q.QueryRowContext(ctx, `SELECT 1 FROM tbls WHERE db = ? AND name = ?`, db, name).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, s.storeErr(err)
+	}
+	return true, nil
+}
+
 func (s *Store) GetTable(ctx context.Context, db, name string) (*hm.Table, error) {
 	r, err := s.getTableRow(ctx, s.db, norm(db), norm(name))
 	if err != nil {
@@ -184,10 +197,10 @@ func (s *Store) CreateTable(ctx context.Context, in *hm.Table) error {
 		if err != nil {
 			return err
 		}
-		if _, err := s.getTableRow(ctx, tx, t.DbName, t.TableName); err == nil {
-			return errs.Exists("Table %s.%s already exists", t.DbName, t.TableName)
-		} else if errs.KindOf(err) != errs.KindNotFound {
+		if exists, err := s.tableExists(ctx, tx, t.DbName, t.TableName); err != nil {
 			return err
+		} else if exists {
+			return errs.Exists("Table %s.%s already exists", t.DbName, t.TableName)
 		}
 		if t.Sd.Location == "" && t.TableType != virtualView {
 			t.Sd.Location = defaultTableLocation(db, t.TableName)
@@ -371,7 +384,7 @@ func (s *Store) DropTable(ctx context.Context, db, name string, deleteData bool)
 	db, name = norm(db), norm(name)
 	var dirs []string
 	err := s.write(ctx, mutexCatalog, func(tx *sql.Tx) error {
-		d, err := s.dropTableTx(ctx, tx, db, name)
+		d, err := s.dropTableTx(ctx, tx, db, name, deleteData)
 		dirs = d
 		return err
 	})
@@ -381,15 +394,16 @@ func (s *Store) DropTable(ctx context.Context, db, name string, deleteData bool)
 	return s.removeAll(ctx, dirs)
 }
 
-// dropTableTx deletes a table with its partitions and statistics and returns the managed data
-// directories the caller may delete after commit.
-func (s *Store) dropTableTx(ctx context.Context, tx *sql.Tx, db, name string) ([]string, error) {
+// dropTableTx deletes a table with its partitions and statistics and, with withDirs, returns the
+// managed data directories the caller may delete after commit (reading every partition for
+// them, which a drop that keeps the data skips).
+func (s *Store) dropTableTx(ctx context.Context, tx *sql.Tx, db, name string, withDirs bool) ([]string, error) {
 	r, err := s.getTableRow(ctx, tx, db, name)
 	if err != nil {
 		return nil, err
 	}
 	var dirs []string
-	if r.t.TableType == managedTable {
+	if withDirs && r.t.TableType == managedTable {
 		loc := r.t.Sd.GetLocation()
 		dirs = append(dirs, loc)
 		parts, err := s.partRows(ctx, tx, r.id, "", true)
