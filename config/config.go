@@ -33,6 +33,8 @@ type Config struct {
 	Metastore Metastore `yaml:"metastore"`
 	// Federation adds upstream Hive Metastores and Glue catalogs next to the embedded one.
 	Federation Federation `yaml:"federation"`
+	// Policy enforces access policy per user and engine.
+	Policy Policy `yaml:"policy"`
 
 	// source names the file the config came from, for error messages.
 	source string
@@ -201,6 +203,7 @@ func (c *Config) ApplyDefaults() error {
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
 	c.Federation.applyDefaults()
+	c.Policy.applyDefaults(c.DataDir)
 	return nil
 }
 
@@ -307,6 +310,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.Federation.validate(add)
+	c.Policy.validate(c.Listen, c.Admin.Listen, add)
 	return errors.Join(problems...)
 }
 

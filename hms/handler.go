@@ -31,6 +31,7 @@ type HandlerConfig struct {
 // Handler implements the Hive Metastore Thrift service over a Backend.
 type Handler struct {
 	b     atomic.Pointer[backendBox]
+	guard Guard
 	cfg   HandlerConfig
 	log   *slog.Logger
 	start time.Time
@@ -41,7 +42,7 @@ type backendBox struct{ Backend }
 
 // NewHandler returns the handler serving b.
 func NewHandler(b Backend, cfg HandlerConfig, log *slog.Logger) *Handler {
-	h := &Handler{cfg: cfg, log: log, start: time.Now()}
+	h := &Handler{cfg: cfg, log: log, start: time.Now(), guard: allowAll{}}
 	h.SetBackend(b)
 	return h
 }
@@ -51,6 +52,36 @@ func NewHandler(b Backend, cfg HandlerConfig, log *slog.Logger) *Handler {
 func (h *Handler) SetBackend(b Backend) { h.b.Store(&backendBox{b}) }
 
 func (h *Handler) backend() Backend { return h.b.Load().Backend }
+
+// SetGuard puts access policy in front of every call; call it before serving.
+func (h *Handler) SetGuard(g Guard) {
+	if g == nil {
+		g = allowAll{}
+	}
+	h.guard = g
+}
+
+// AliasResolver is implemented by guards whose views read the raw table under a per-caller
+// alias (Hive and Spark views cannot run as their definer, as Trino's do).
+type AliasResolver interface {
+	ResolveAlias(ctx context.Context, db, name string) (table string, ok bool)
+}
+
+func (h *Handler) resolveAlias(ctx context.Context, db, name string) (string, bool) {
+	if r, ok := h.guard.(AliasResolver); ok {
+		return r.ResolveAlias(ctx, db, name)
+	}
+	return "", false
+}
+
+// readRaw is the "decide" step of calls that reveal a table's storage or data (partitions,
+// statistics): it returns the table to read, which differs from r when r names a raw alias.
+func (h *Handler) readRaw(ctx context.Context, r tableRef) (tableRef, error) {
+	if real, ok := h.resolveAlias(ctx, r.db, r.tbl); ok {
+		return tableRef{r.db, real}, nil
+	}
+	return r, h.guard.CheckRaw(ctx, r.db, r.tbl)
+}
 
 // Hive 3+ clients prefix database names with their catalog: "@hive#sales", or "@hive#" for the
 // catalog alone. Propolis serves one catalog, "hive", and accepts the prefix anywhere a database

@@ -17,6 +17,9 @@ func (h *Handler) CreateDatabase(ctx context.Context, db *hm.Database) error {
 	if err != nil {
 		return err
 	}
+	if err := h.guard.CheckWrite(ctx, OpCreate, name, ""); err != nil {
+		return err
+	}
 	c := *db
 	c.Name = name
 	return h.backend().CreateDatabase(ctx, &c)
@@ -27,7 +30,18 @@ func (h *Handler) GetDatabase(ctx context.Context, name string) (*hm.Database, e
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().GetDatabase(ctx, n)
+	db, err := h.backend().GetDatabase(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	visible, err := h.guard.FilterDatabases(ctx, []string{n})
+	if err != nil {
+		return nil, err
+	}
+	if len(visible) == 0 {
+		return nil, DatabaseNotFound(n)
+	}
+	return db, nil
 }
 
 func (h *Handler) GetDatabaseReq(ctx context.Context, req *hm.GetDatabaseRequest) (*hm.Database, error) {
@@ -38,7 +52,11 @@ func (h *Handler) GetDatabaseReq(ctx context.Context, req *hm.GetDatabaseRequest
 }
 
 func (h *Handler) GetAllDatabases(ctx context.Context) ([]string, error) {
-	return h.backend().ListDatabases(ctx)
+	all, err := h.backend().ListDatabases(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.guard.FilterDatabases(ctx, all)
 }
 
 func (h *Handler) GetDatabases(ctx context.Context, pattern string) ([]string, error) {
@@ -50,7 +68,7 @@ func (h *Handler) GetDatabases(ctx context.Context, pattern string) ([]string, e
 	if err != nil {
 		return nil, err
 	}
-	return matching(all, p), nil
+	return h.guard.FilterDatabases(ctx, matching(all, p))
 }
 
 func matching(names []string, pattern string) []string {
@@ -71,6 +89,9 @@ func (h *Handler) AlterDatabase(ctx context.Context, name string, db *hm.Databas
 	if db == nil {
 		return errs.Invalid("alter_database: no database given")
 	}
+	if err := h.guard.CheckWrite(ctx, OpAlter, n, ""); err != nil {
+		return err
+	}
 	c := *db
 	c.Name = n
 	return h.backend().AlterDatabase(ctx, n, &c)
@@ -79,6 +100,9 @@ func (h *Handler) AlterDatabase(ctx context.Context, name string, db *hm.Databas
 func (h *Handler) DropDatabase(ctx context.Context, name string, deleteData, cascade bool) error {
 	n, err := dbName(name)
 	if err != nil {
+		return err
+	}
+	if err := h.guard.CheckWrite(ctx, OpDrop, n, ""); err != nil {
 		return err
 	}
 	return h.backend().DropDatabase(ctx, n, deleteData, cascade)

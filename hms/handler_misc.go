@@ -29,6 +29,9 @@ func (h *Handler) updateStats(ctx context.Context, st *hm.ColumnStatistics, tabl
 	if !tableLevel && (st.StatsDesc.PartName == nil || *st.StatsDesc.PartName == "") {
 		return errs.Invalid("partition statistics without a partition name")
 	}
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return err
+	}
 	c := *st
 	d := *st.StatsDesc
 	d.DbName, d.TableName = r.db, r.tbl
@@ -75,7 +78,7 @@ func (h *Handler) SetAggrStatsFor(ctx context.Context, req *hm.SetPartitionsStat
 }
 
 func (h *Handler) GetTableColumnStatistics(ctx context.Context, db, tbl, col string) (*hm.ColumnStatistics, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +96,7 @@ func (h *Handler) GetTableColumnStatistics(ctx context.Context, db, tbl, col str
 }
 
 func (h *Handler) GetPartitionColumnStatistics(ctx context.Context, db, tbl, part, col string) (*hm.ColumnStatistics, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -123,7 +126,7 @@ func (h *Handler) GetTableStatisticsReq(ctx context.Context, req *hm.TableStatsR
 	if req == nil {
 		return nil, errs.Invalid("get_table_statistics_req: no request")
 	}
-	r, err := ref(req.DbName, req.TblName)
+	r, err := h.rawRef(ctx, req.DbName, req.TblName)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +144,7 @@ func (h *Handler) GetPartitionsStatisticsReq(ctx context.Context, req *hm.Partit
 	if req == nil {
 		return nil, errs.Invalid("get_partitions_statistics_req: no request")
 	}
-	r, err := ref(req.DbName, req.TblName)
+	r, err := h.rawRef(ctx, req.DbName, req.TblName)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +159,7 @@ func (h *Handler) GetPartitionsStatisticsReq(ctx context.Context, req *hm.Partit
 }
 
 func (h *Handler) DeleteTableColumnStatistics(ctx context.Context, db, tbl, col, _ string) (bool, error) {
-	r, err := ref(db, tbl)
+	r, err := h.writeRef(ctx, OpInsert, db, tbl)
 	if err != nil {
 		return false, err
 	}
@@ -164,7 +167,7 @@ func (h *Handler) DeleteTableColumnStatistics(ctx context.Context, db, tbl, col,
 }
 
 func (h *Handler) DeletePartitionColumnStatistics(ctx context.Context, db, tbl, part, col, _ string) (bool, error) {
-	r, err := ref(db, tbl)
+	r, err := h.writeRef(ctx, OpInsert, db, tbl)
 	if err != nil {
 		return false, err
 	}
@@ -182,6 +185,9 @@ func (h *Handler) CreateFunction(ctx context.Context, f *hm.Function) error {
 	}
 	d, err := dbName(f.DbName)
 	if err != nil {
+		return err
+	}
+	if err := h.guard.CheckWrite(ctx, OpCreate, d, ""); err != nil {
 		return err
 	}
 	c := *f
@@ -234,6 +240,9 @@ func (h *Handler) AlterFunction(ctx context.Context, db, name string, f *hm.Func
 	if f == nil {
 		return errs.Invalid("alter_function: no function given")
 	}
+	if err := h.guard.CheckWrite(ctx, OpAlter, d, ""); err != nil {
+		return err
+	}
 	c := *f
 	c.DbName, c.FunctionName = strings.ToLower(c.DbName), strings.ToLower(c.FunctionName)
 	return h.backend().AlterFunction(ctx, d, strings.ToLower(name), &c)
@@ -242,6 +251,9 @@ func (h *Handler) AlterFunction(ctx context.Context, db, name string, f *hm.Func
 func (h *Handler) DropFunction(ctx context.Context, db, name string) error {
 	d, err := dbName(db)
 	if err != nil {
+		return err
+	}
+	if err := h.guard.CheckWrite(ctx, OpDrop, d, ""); err != nil {
 		return err
 	}
 	return h.backend().DropFunction(ctx, d, strings.ToLower(name))
@@ -271,8 +283,17 @@ func (h *Handler) Lock(ctx context.Context, req *hm.LockRequest) (*hm.LockRespon
 			return nil, err
 		}
 		cc.Dbname = d
+		tbl := ""
 		if lc.Tablename != nil {
-			cc.Tablename = strPtr(tableName(*lc.Tablename))
+			tbl = tableName(*lc.Tablename)
+			cc.Tablename = &tbl
+		}
+		// Hive takes shared read locks for plain reads: only locks for writing need a write
+		// privilege.
+		if lc.Type != hm.LockType_SHARED_READ {
+			if err := h.guard.CheckWrite(ctx, OpLock, d, tbl); err != nil {
+				return nil, err
+			}
 		}
 		c.Component[i] = &cc
 	}
@@ -348,8 +369,29 @@ func (h *Handler) GetNextNotification(ctx context.Context, req *hm.NotificationE
 		}
 		evs = kept
 	}
-	if evs == nil {
-		evs = []*hm.NotificationEvent{}
+	visible := evs[:0:0]
+	for _, e := range evs {
+		ok, err := h.eventVisible(ctx, e)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			visible = append(visible, e)
+		}
 	}
-	return &hm.NotificationEventResponse{Events: evs}, nil
+	return &hm.NotificationEventResponse{Events: visible}, nil
+}
+
+// eventVisible: the notification log names databases and tables, so it is filtered like a
+// listing.
+func (h *Handler) eventVisible(ctx context.Context, e *hm.NotificationEvent) (bool, error) {
+	if e.DbName == nil || *e.DbName == "" {
+		return true, nil
+	}
+	if e.TableName != nil && *e.TableName != "" {
+		ts, err := h.guard.FilterTables(ctx, *e.DbName, []string{*e.TableName})
+		return len(ts) == 1, err
+	}
+	dbs, err := h.guard.FilterDatabases(ctx, []string{*e.DbName})
+	return len(dbs) == 1, err
 }

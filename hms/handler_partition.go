@@ -17,6 +17,25 @@ func ref(db, tbl string) (tableRef, error) {
 	return tableRef{d, tableName(tbl)}, err
 }
 
+// rawRef resolves a table whose partitions are about to be revealed, and decides whether the
+// caller may see them.
+func (h *Handler) rawRef(ctx context.Context, db, tbl string) (tableRef, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return r, err
+	}
+	return h.readRaw(ctx, r)
+}
+
+// writeRef resolves a table about to be changed, and decides whether the caller may.
+func (h *Handler) writeRef(ctx context.Context, op, db, tbl string) (tableRef, error) {
+	r, err := ref(db, tbl)
+	if err != nil {
+		return r, err
+	}
+	return r, h.guard.CheckWrite(ctx, op, r.db, r.tbl)
+}
+
 // maxParts turns Hive's int16 max_parts (-1 = all) into PartitionQuery.Max.
 func maxParts(n int16) int { return int(n) }
 
@@ -76,6 +95,9 @@ func (h *Handler) addPartitions(ctx context.Context, parts []*hm.Partition, ifNo
 		c := *p
 		c.DbName, c.TableName = r.db, r.tbl
 		cp[i] = &c
+	}
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return nil, err
 	}
 	return h.backend().AddPartitions(ctx, r.db, r.tbl, cp, ifNotExists)
 }
@@ -138,6 +160,9 @@ func (h *Handler) AddPartitionsReq(ctx context.Context, req *hm.AddPartitionsReq
 
 // appendPartition creates a partition from values alone, with the table's storage.
 func (h *Handler) appendPartition(ctx context.Context, r tableRef, values []string) (*hm.Partition, error) {
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return nil, err
+	}
 	p := &hm.Partition{DbName: r.db, TableName: r.tbl, Values: values}
 	added, err := h.backend().AddPartitions(ctx, r.db, r.tbl, []*hm.Partition{p}, false)
 	if err != nil {
@@ -163,6 +188,9 @@ func (h *Handler) AppendPartitionByName(ctx context.Context, db, tbl, name strin
 	if err != nil {
 		return nil, err
 	}
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return nil, err
+	}
 	vals, err := h.valuesOf(ctx, r, name)
 	if err != nil {
 		return nil, err
@@ -177,7 +205,7 @@ func (h *Handler) AppendPartitionByNameWithEnvironmentContext(ctx context.Contex
 // --- get one ---
 
 func (h *Handler) GetPartition(ctx context.Context, db, tbl string, values []string) (*hm.Partition, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +217,7 @@ func (h *Handler) GetPartitionWithAuth(ctx context.Context, db, tbl string, valu
 }
 
 func (h *Handler) GetPartitionByName(ctx context.Context, db, tbl, name string) (*hm.Partition, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +231,7 @@ func (h *Handler) GetPartitionByName(ctx context.Context, db, tbl, name string) 
 // --- listings ---
 
 func (h *Handler) listPartitions(ctx context.Context, db, tbl string, q PartitionQuery) ([]*hm.Partition, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -211,7 +239,7 @@ func (h *Handler) listPartitions(ctx context.Context, db, tbl string, q Partitio
 }
 
 func (h *Handler) listPartitionNames(ctx context.Context, db, tbl string, q PartitionQuery) ([]string, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +297,7 @@ func (h *Handler) GetPartitionsByFilter(ctx context.Context, db, tbl, filter str
 }
 
 func (h *Handler) GetNumPartitionsByFilter(ctx context.Context, db, tbl, filter string) (int32, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return 0, err
 	}
@@ -278,7 +306,7 @@ func (h *Handler) GetNumPartitionsByFilter(ctx context.Context, db, tbl, filter 
 }
 
 func (h *Handler) GetPartitionsByNames(ctx context.Context, db, tbl string, names []string) ([]*hm.Partition, error) {
-	r, err := ref(db, tbl)
+	r, err := h.rawRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -329,6 +357,9 @@ func (h *Handler) alterPartitions(ctx context.Context, db, tbl string, parts []*
 		c.DbName, c.TableName = r.db, r.tbl
 		cp[i] = &c
 	}
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return err
+	}
 	return h.backend().AlterPartitions(ctx, r.db, r.tbl, cp)
 }
 
@@ -372,13 +403,16 @@ func (h *Handler) RenamePartition(ctx context.Context, db, tbl string, values []
 	}
 	c := *p
 	c.DbName, c.TableName = r.db, r.tbl
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return err
+	}
 	return h.backend().RenamePartition(ctx, r.db, r.tbl, values, &c)
 }
 
 // --- drop ---
 
 func (h *Handler) DropPartition(ctx context.Context, db, tbl string, values []string, deleteData bool) (bool, error) {
-	r, err := ref(db, tbl)
+	r, err := h.writeRef(ctx, OpDrop, db, tbl)
 	if err != nil {
 		return false, err
 	}
@@ -393,7 +427,7 @@ func (h *Handler) DropPartitionWithEnvironmentContext(ctx context.Context, db, t
 }
 
 func (h *Handler) DropPartitionByName(ctx context.Context, db, tbl, name string, deleteData bool) (bool, error) {
-	r, err := ref(db, tbl)
+	r, err := h.writeRef(ctx, OpDrop, db, tbl)
 	if err != nil {
 		return false, err
 	}
@@ -420,7 +454,7 @@ func (h *Handler) DropPartitionsReq(ctx context.Context, req *hm.DropPartitionsR
 	if len(req.Parts.Exprs) > 0 {
 		return nil, errs.Unsupported("drop_partitions_req with expressions is not supported: name the partitions")
 	}
-	r, err := ref(req.DbName, req.TblName)
+	r, err := h.writeRef(ctx, OpDrop, req.DbName, req.TblName)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,9 @@ func (h *Handler) createTable(ctx context.Context, t *hm.Table) error {
 	}
 	c := *t
 	c.DbName, c.TableName = db, tableName(t.TableName)
+	if err := h.guard.CheckWrite(ctx, OpCreate, c.DbName, c.TableName); err != nil {
+		return err
+	}
 	return h.backend().CreateTable(ctx, &c)
 }
 
@@ -49,7 +52,22 @@ func (h *Handler) GetTable(ctx context.Context, db, name string) (*hm.Table, err
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().GetTable(ctx, d, tableName(name))
+	n := tableName(name)
+	if real, ok := h.resolveAlias(ctx, d, n); ok {
+		// The raw table behind a view, for the caller the view was rendered for.
+		t, err := h.backend().GetTable(ctx, d, real)
+		if err != nil {
+			return nil, err
+		}
+		c := *t
+		c.TableName = n
+		return &c, nil
+	}
+	t, err := h.backend().GetTable(ctx, d, n)
+	if err != nil {
+		return nil, err
+	}
+	return h.guard.Table(ctx, t)
 }
 
 func (h *Handler) GetTableReq(ctx context.Context, req *hm.GetTableRequest) (*hm.GetTableResult_, error) {
@@ -75,7 +93,22 @@ func (h *Handler) GetTableObjectsByName(ctx context.Context, db string, names []
 	for i, n := range names {
 		lower[i] = tableName(n)
 	}
-	return h.backend().GetTables(ctx, d, lower)
+	ts, err := h.backend().GetTables(ctx, d, lower)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*hm.Table, 0, len(ts))
+	for _, t := range ts {
+		shown, err := h.guard.Table(ctx, t)
+		if errs.KindOf(err) == errs.KindNotFound {
+			continue // hidden: omitted, as a missing name is
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, shown)
+	}
+	return out, nil
 }
 
 func (h *Handler) GetTableObjectsByNameReq(ctx context.Context, req *hm.GetTablesRequest) (*hm.GetTablesResult_, error) {
@@ -109,7 +142,7 @@ func (h *Handler) listTables(ctx context.Context, db, pattern, typ string) ([]st
 			out = append(out, ti.Name)
 		}
 	}
-	return out, nil
+	return h.guard.FilterTables(ctx, d, out)
 }
 
 func (h *Handler) GetAllTables(ctx context.Context, db string) ([]string, error) {
@@ -137,8 +170,12 @@ func (h *Handler) GetTableMeta(ctx context.Context, dbPatterns, tblPatterns stri
 	for _, t := range types {
 		wanted[strings.ToUpper(t)] = true
 	}
+	visibleDBs, err := h.guard.FilterDatabases(ctx, matching(dbs, dp))
+	if err != nil {
+		return nil, err
+	}
 	var out []*hm.TableMeta
-	for _, d := range matching(dbs, dp) {
+	for _, d := range visibleDBs {
 		infos, err := h.backend().ListTables(ctx, d)
 		if errs.KindOf(err) == errs.KindNotFound {
 			continue // dropped while we listed
@@ -146,7 +183,22 @@ func (h *Handler) GetTableMeta(ctx context.Context, dbPatterns, tblPatterns stri
 		if err != nil {
 			return nil, err
 		}
+		var names []string
 		for _, ti := range infos {
+			names = append(names, ti.Name)
+		}
+		visible, err := h.guard.FilterTables(ctx, d, names)
+		if err != nil {
+			return nil, err
+		}
+		shown := make(map[string]bool, len(visible))
+		for _, n := range visible {
+			shown[n] = true
+		}
+		for _, ti := range infos {
+			if !shown[ti.Name] {
+				continue
+			}
 			if len(wanted) > 0 && !wanted[strings.ToUpper(ti.Type)] {
 				continue
 			}
@@ -248,6 +300,14 @@ func (h *Handler) alterTable(ctx context.Context, db, name string, t *hm.Table, 
 	if c.TableName == "" {
 		c.TableName = tableName(name)
 	}
+	if err := h.guard.CheckWrite(ctx, OpAlter, d, tableName(name)); err != nil {
+		return err
+	}
+	if c.DbName != d || c.TableName != tableName(name) {
+		if err := h.guard.CheckWrite(ctx, OpCreate, c.DbName, c.TableName); err != nil {
+			return err
+		}
+	}
 	return h.backend().AlterTable(ctx, d, tableName(name), &c, cascade)
 }
 
@@ -256,6 +316,9 @@ func (h *Handler) alterTable(ctx context.Context, db, name string, t *hm.Table, 
 func (h *Handler) DropTable(ctx context.Context, db, name string, deleteData bool) error {
 	d, err := dbName(db)
 	if err != nil {
+		return err
+	}
+	if err := h.guard.CheckWrite(ctx, OpDrop, d, tableName(name)); err != nil {
 		return err
 	}
 	return h.backend().DropTable(ctx, d, tableName(name), deleteData)

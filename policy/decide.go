@@ -128,8 +128,12 @@ func (p *Policy) TableVisible(who Principal, db, table string) bool {
 	return p.tableAccess(p.resolve(who), db, table, nil).visible
 }
 
+// DefaultDatabase is visible to everyone not denied it explicitly.
+const DefaultDatabase = "default"
+
 // DatabaseVisible reports whether some table of db could be visible to who: a select grant's
-// pattern reaches db and no deny hides the whole database.
+// pattern reaches db and no deny hides the whole database. The default database is always
+// visible (but not its tables) unless denied.
 func (p *Policy) DatabaseVisible(who Principal, db string) bool {
 	if p == nil {
 		return false
@@ -144,7 +148,9 @@ func (p *Policy) DatabaseVisible(who Principal, db string) bool {
 			return false
 		}
 	}
-	if p.defaultAllow {
+	if p.defaultAllow || db == DefaultDatabase {
+		// Hive clients (Spark's session catalog among them) refuse to start without the default
+		// database; its tables still follow the grants, so showing it reveals nothing.
 		return true
 	}
 	for i := range p.grants {

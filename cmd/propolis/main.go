@@ -38,6 +38,7 @@ func main() {
 		Commands: []*cli.Command{
 			serveCommand(),
 			configCommand(),
+			policyCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",

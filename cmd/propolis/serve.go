@@ -17,6 +17,7 @@ import (
 	"time"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
+	hm "github.com/beltran/gohive/hive_metastore"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -25,6 +26,8 @@ import (
 	"github.com/propolis/propolis/config"
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/hms/embedded"
+	"github.com/propolis/propolis/internal/errs"
+	"github.com/propolis/propolis/policy/enforce"
 	pthrift "github.com/propolis/propolis/thrift"
 )
 
@@ -148,7 +151,23 @@ func serve(c *cli.Context) error {
 	handler.SetBackend(router)
 	// Methods Propolis does not model are passed, verbatim, to the upstream metastore that owns
 	// the database they name, so newer clients keep working.
-	fwd := hms.NewForwarder(hms.ForwarderConfig{Registerer: reg, Log: log.With("component", "forward")})
+	fwdCfg := hms.ForwarderConfig{Registerer: reg, Log: log.With("component", "forward")}
+	if cfg.Policy.Enabled {
+		pol, err := startPolicy(ctx, cfg, func(ctx context.Context, db, table string) (*hm.Table, error) {
+			return fed.router.Load().GetTable(ctx, db, table)
+		}, log)
+		if err != nil {
+			return err
+		}
+		defer pol.Close()
+		handler.SetGuard(pol.guard)
+		// No policy can be applied to an opaque reply: with policy on, unmodeled methods answer
+		// UNKNOWN_METHOD and clients fall back to calls Propolis models, where policy applies.
+		fwdCfg.Deny = func(method string) error {
+			return errs.Unsupported("%s is not served while access policy is enforced", method)
+		}
+	}
+	fwd := hms.NewForwarder(fwdCfg)
 	proc := hms.NewForwardingProcessor(handler, fwd, log, metrics.Interceptor(), hms.LogInterceptor(log))
 
 	// The generated processors poll the transport every few milliseconds during each call to
@@ -186,8 +205,20 @@ func serve(c *cli.Context) error {
 		}()
 	}
 
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ctx, ln) }()
+	errc := make(chan error, 1+len(cfg.Policy.Profiles))
+	go func() { errc <- srv.Serve(enforce.WithProfile(ctx, cfg.Policy.DefaultProfile), ln) }()
+	// Engine profiles with a listener of their own: every connection there has that profile.
+	for _, p := range cfg.Policy.Profiles {
+		if p.Listen == "" {
+			continue
+		}
+		pln, err := net.Listen("tcp", p.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s for engine profile %s: %w", p.Listen, p.Name, err)
+		}
+		ready["thrift_"+p.Name] = pln.Addr().String()
+		go func() { errc <- srv.Serve(enforce.WithProfile(ctx, p.Name), pln) }()
+	}
 	log.Info("propolis serving", "thrift", ready["thrift"], "admin", ready["admin"],
 		"store", cfg.Store.Driver, "warehouse", cfg.Warehouse, "version", buildVersion())
 	if path := c.String("ready-file"); path != "" {
