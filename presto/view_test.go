@@ -195,6 +195,21 @@ func TestEncodeGolden(t *testing.T) {
 	compareGolden(t, "testdata/encode.golden", out.String())
 }
 
+// TestViewTableGolden: the whole table ViewTable builds for a Propolis policy view (a definer
+// view owned by the service principal), as JSON.
+func TestViewTableGolden(t *testing.T) {
+	v := View{
+		OriginalSQL: `SELECT "id", lower(to_hex(sha256(to_utf8("email")))) AS "email" FROM "hive"."sales"."customers" WHERE ("region" IN ('EU'))`,
+		Catalog:     "hive", Schema: "sales",
+		Columns: []Column{{Name: "id", Type: "bigint"}, {Name: "email", Type: "varchar"}},
+		Comment: "Propolis policy view", Owner: "propolis",
+	}
+	if err := v.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	compareGolden(t, "testdata/viewtable.golden.json", jsonOf(t, ViewTable("sales", "customers", v))+"\n")
+}
+
 func TestDecodeErrors(t *testing.T) {
 	tests := []struct{ name, text string }{
 		{"hive view sql", "SELECT * FROM t"},

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/propolis/propolis/internal/errs"
 )
@@ -259,6 +260,15 @@ func FuzzParse(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-done:
+			case <-time.After(3 * time.Second):
+				panic(fmt.Sprintf("FuzzParse: no result after 3s for %q", s))
+			}
+		}()
 		e, err := Parse(s)
 		if err != nil {
 			if errs.KindOf(err) != errs.KindInvalid {
