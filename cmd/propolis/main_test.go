@@ -39,6 +39,7 @@ type proc struct {
 	cmd    *exec.Cmd
 	thrift string
 	admin  string
+	addrs  map[string]string
 	stderr *strings.Builder
 }
 
@@ -63,7 +64,7 @@ func start(t *testing.T, dataDir string, args ...string) *proc {
 			if err := json.Unmarshal(b, &addrs); err != nil {
 				t.Fatalf("ready file: %v", err)
 			}
-			p.thrift, p.admin = addrs["thrift"], addrs["admin"]
+			p.thrift, p.admin, p.addrs = addrs["thrift"], addrs["admin"], addrs
 			return p
 		}
 		if time.Now().After(deadline) {
