@@ -12,11 +12,15 @@ import (
 type measurement struct {
 	ops      int
 	elapsed  time.Duration
+	rate     float64 // calls per second, summed over the connections (see sample)
 	p50, p99 time.Duration
 	err      string
 }
 
 func (m measurement) opsPerSec() float64 {
+	if m.rate > 0 {
+		return m.rate
+	}
 	if m.elapsed <= 0 {
 		return 0
 	}
@@ -45,15 +49,30 @@ func measure(ctx context.Context, addr string, op operation, clients int, warmup
 }
 
 // sample is one measurement's raw figures; samples of the same thing add up.
+//
+// Throughput is measured per connection, as its measured calls over the time from the first
+// one's start to the last one's end, and summed over the connections. Dividing every call by
+// the time from the window's start to the last call's end instead would charge each slow call
+// that straddles the window's end a whole call's time for nothing, underestimating a server
+// whose calls take a sizeable part of the window (the HMS's second-long listings).
 type sample struct {
 	lat     []time.Duration
 	elapsed time.Duration
+	calls   []int           // per connection
+	spans   []time.Duration // per connection
 	err     string
 }
 
 func (s *sample) add(o sample) {
 	s.lat = append(s.lat, o.lat...)
 	s.elapsed += o.elapsed
+	for len(s.calls) < len(o.calls) {
+		s.calls, s.spans = append(s.calls, 0), append(s.spans, 0)
+	}
+	for i := range o.calls {
+		s.calls[i] += o.calls[i]
+		s.spans[i] += o.spans[i]
+	}
 	if s.err == "" {
 		s.err = o.err
 	}
@@ -61,6 +80,11 @@ func (s *sample) add(o sample) {
 
 func (s sample) summary() measurement {
 	m := measurement{ops: len(s.lat), elapsed: s.elapsed, err: s.err}
+	for i := range s.calls {
+		if s.calls[i] > 0 && s.spans[i] > 0 {
+			m.rate += float64(s.calls[i]) / s.spans[i].Seconds()
+		}
+	}
 	if len(s.lat) > 0 {
 		lat := slices.Clone(s.lat)
 		slices.Sort(lat)
@@ -89,13 +113,15 @@ func measureRaw(ctx context.Context, addr string, op operation, clients int, war
 	start := time.Now()
 	measureFrom := start.Add(warmup)
 	end := measureFrom.Add(duration)
-	counts := make([]int, clients)
+	calls := make([]int, clients)
+	spans := make([]time.Duration, clients)
 	for w := range conns {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(w)+1, uint64(start.UnixNano())))
 			local := make([]time.Duration, 0, 4096)
+			var first, last time.Time
 			for seq := 0; ; seq++ {
 				t0 := time.Now()
 				if t0.After(end) || ctx.Err() != nil {
@@ -115,17 +141,21 @@ func measureRaw(ctx context.Context, addr string, op operation, clients int, war
 				// end are (they were started inside the window).
 				if !t0.Before(measureFrom) {
 					local = append(local, t1.Sub(t0))
+					if first.IsZero() {
+						first = t0
+					}
+					last = t1
 				}
 			}
 			mu.Lock()
 			lat = append(lat, local...)
-			counts[w] = len(local)
+			calls[w], spans[w] = len(local), last.Sub(first)
 			mu.Unlock()
 		}(w)
 	}
 	wg.Wait()
 	// The window is from measureFrom to the last call's end (at least `duration`).
-	return sample{lat: lat, elapsed: time.Since(measureFrom), err: firstErr}
+	return sample{lat: lat, elapsed: time.Since(measureFrom), calls: calls, spans: spans, err: firstErr}
 }
 
 func fmtDur(d time.Duration) string {

@@ -111,7 +111,9 @@ func (r report) markdown() string {
 	p("Derby), loads the same fixture into both over Thrift, and measures the same calls against each, one\n")
 	p("after the other, in the same run. Clients are Go Thrift connections (buffered transport, binary protocol,\n")
 	p("as engines use), each making calls back to back: once with 1 connection and once with %d.\n\n", r.opts.concurrency)
-	p("**Ratio** = Propolis throughput / HMS throughput: above 1 Propolis is faster. Latencies are per call;\n")
+	p("**Ratio** = Propolis throughput / HMS throughput: above 1 Propolis is faster. Throughput is each\n")
+	p("connection's measured calls over the time from the first one's start to the last one's end, summed over\n")
+	p("the connections (so a slow call straddling the end of the window costs nothing extra). Latencies are per call;\n")
 	p("each measurement lasts %s after %s of unmeasured warm-up, and a warm-up round (every operation for %s\n", r.opts.duration, r.opts.warmup, r.opts.warmupRound)
 	p("with %d clients, on each server) runs before any measurement so the HMS's JVM has compiled its hot paths.\n\n", r.opts.concurrency)
 	if r.fed != nil {
