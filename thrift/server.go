@@ -75,6 +75,9 @@ type Server struct {
 
 	nextID atomic.Uint64
 	active atomic.Int64
+	// stopping is set before Shutdown wakes idle connections, so a connection that re-arms its
+	// idle deadline after the wake-up still sees it and closes.
+	stopping atomic.Bool
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -181,6 +184,7 @@ func (s *Server) untrack(c net.Conn) {
 // connection. Idle connections are closed at once: clients reconnect, as they do after any
 // metastore restart.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.stopping.Store(true)
 	s.mu.Lock()
 	s.closing = true
 	for ln := range s.listeners {
@@ -252,6 +256,9 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 	for {
 		// Between messages the idle timeout applies; once a message starts, the read timeout.
 		c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
+		if s.stopping.Load() {
+			return
+		}
 		if _, err := base.r.Peek(1); err != nil {
 			if !isEOF(err) && !errors.Is(err, os.ErrDeadlineExceeded) {
 				log.Debug("connection read failed", "err", err)
