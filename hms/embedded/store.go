@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/propolis/propolis/internal/sqldsn"
 
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
@@ -123,9 +124,9 @@ func dialectFor(cfg Config) (dialect, string, error) {
 		if cfg.DSN == "" {
 			return dialect{}, "", errs.Invalid("sqlite store needs a file path")
 		}
-		return dialect{name: "sqlite", driver: "sqlite", blob: "BLOB", text: "TEXT"}, sqliteDSN(cfg.DSN), nil
+		return dialect{name: "sqlite", driver: "sqlite", blob: "BLOB", text: "TEXT"}, sqldsn.SQLite(cfg.DSN), nil
 	case "mysql":
-		dsn, err := mysqlDSN(cfg.DSN)
+		dsn, err := sqldsn.MySQL(cfg.DSN)
 		if err != nil {
 			return dialect{}, "", err
 		}
@@ -137,35 +138,6 @@ func dialectFor(cfg Config) (dialect, string, error) {
 	default:
 		return dialect{}, "", errs.Invalid("unknown catalog driver %q (want sqlite or mysql)", cfg.Driver)
 	}
-}
-
-// sqliteDSN turns a path into a modernc DSN. Writers take the write lock at BEGIN
-// (_txlock=immediate) so two connections never both read and then both try to upgrade, which
-// SQLite can only resolve by failing one of them. synchronous=FULL makes a commit durable
-// before it is acknowledged.
-func sqliteDSN(path string) string {
-	if strings.Contains(path, "?") {
-		return path
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(30000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
-}
-
-func mysqlDSN(dsn string) (string, error) {
-	c, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return "", errs.Invalid("mysql DSN: %w", err)
-	}
-	if c.Params == nil {
-		c.Params = map[string]string{}
-	}
-	c.Params["charset"] = "utf8mb4"
-	c.Collation = "utf8mb4_bin"
-	return c.FormatDSN(), nil
 }
 
 // Mutex rows: a writer locks one of them first, which serializes writers across replicas on

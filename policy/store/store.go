@@ -6,10 +6,10 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
-	"net/url"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/propolis/propolis/internal/sqldsn"
 
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
@@ -46,9 +46,9 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		if dsn == "" {
 			return nil, errs.Invalid("policy store: sqlite needs a file path")
 		}
-		dsn = sqliteDSN(dsn)
+		dsn = sqldsn.SQLite(dsn)
 	case "mysql":
-		if dsn, err = mysqlDSN(dsn); err != nil {
+		if dsn, err = sqldsn.MySQL(dsn); err != nil {
 			return nil, err
 		}
 	default:
@@ -79,32 +79,6 @@ func Open(ctx context.Context, driver, dsn string) (*Store, error) {
 		return nil, errs.Unavailable("policy store: create table: %w", err)
 	}
 	return s, nil
-}
-
-// sqliteDSN matches hms/embedded: WAL, a generous busy_timeout, the write lock taken at BEGIN.
-func sqliteDSN(path string) string {
-	if strings.Contains(path, "?") {
-		return path
-	}
-	q := url.Values{}
-	q.Add("_pragma", "busy_timeout(30000)")
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "synchronous(FULL)")
-	q.Add("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
-}
-
-func mysqlDSN(dsn string) (string, error) {
-	c, err := mysql.ParseDSN(dsn)
-	if err != nil {
-		return "", errs.Invalid("policy store: mysql DSN: %w", err)
-	}
-	if c.Params == nil {
-		c.Params = map[string]string{}
-	}
-	c.Params["charset"] = "utf8mb4"
-	c.Collation = "utf8mb4_bin"
-	return c.FormatDSN(), nil
 }
 
 // Close closes the database handle.
