@@ -11,13 +11,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/propolis/propolis/internal/sqldsn"
-
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/internal/errs"
+	"github.com/propolis/propolis/internal/sqldsn"
 )
 
 var _ hms.Backend = (*Store)(nil)

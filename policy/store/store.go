@@ -9,12 +9,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/propolis/propolis/internal/sqldsn"
-
 	"github.com/go-sql-driver/mysql"
 	_ "modernc.org/sqlite" // registers driver "sqlite"
 
 	"github.com/propolis/propolis/internal/errs"
+	"github.com/propolis/propolis/internal/sqldsn"
 	"github.com/propolis/propolis/policy"
 )
 
