@@ -281,9 +281,12 @@ func (r report) federation(p func(string, ...any)) {
 	p("### Reading these figures\n\n")
 	if lo[pathNoCache] >= 0 {
 		p("- **Cache off** (ratios %.2f to %.2f): each call crosses both hops, client to Propolis and Propolis to\n", lo[pathNoCache], hi[pathNoCache])
-		p("  the HMS, over connections Propolis keeps open. Propolis's own part (decode, route, rename `%s` to\n", benchDB)
-		p("  `%s%s` and back, re-encode) is well under a millisecond, next to the HMS's tens to hundreds of\n", fedPrefix, benchDB)
-		p("  milliseconds here, so the ratio is about 1 and its spread is the HMS's own run-to-run noise.\n")
+		p("  the HMS, over connections Propolis keeps open. Propolis's own work (decode, route, rename `%s`\n", benchDB)
+		p("  to `%s%s` and back, re-encode) is well under a millisecond of CPU per call, next to the HMS's tens\n", fedPrefix, benchDB)
+		p("  to hundreds of milliseconds, so the ratio stays near 1. What it loses below 1 is the extra hop: two\n")
+		p("  more socket round trips and process wake-ups per call, on the same cores as the HMS and the clients,\n")
+		p("  which on a busy machine cost more wall time than the CPU they use. Short runs of the HMS also vary by\n")
+		p("  tens of percent from one slice to the next (compare the direct figures with the comparison above).\n")
 	}
 	if lo[pathCache] >= 0 {
 		p("- **Cache on** (ratios %.2f to %.2f): every call is a hit, answered from memory without asking the\n", lo[pathCache], hi[pathCache])
@@ -296,7 +299,7 @@ func (r report) federation(p func(string, ...any)) {
 	p("  Propolis, talking to a Hive 4 upstream, forwards `get_partitions_by_names` as `get_partitions_by_names_req`\n")
 	p("  (the newer call, falling back on older metastores). Both return the same partitions.\n")
 	p("- The direct figures here and the HMS's in the comparison above are separate measurements of the same\n")
-	p("  HMS, minutes apart in the same run; their difference is the machine's noise.\n\n")
+	p("  HMS, minutes apart in the same run.\n\n")
 	p("### Latency per path\n\n")
 	byOp := map[string][]fedResult{}
 	var order []string
