@@ -60,7 +60,8 @@ def setup(spark, spec, out):
         "id BIGINT, name STRING, email STRING, phone STRING, ssn STRING, region STRING")
     customers.createOrReplaceTempView("src_customers")
     payments = spark.createDataFrame(
-        [tuple(r) for r in spec["payments"]], "id BIGINT, customer_id BIGINT, amount DOUBLE, card STRING")
+        [(r[0], r[1], None if r[2] is None else float(r[2]), r[3]) for r in spec["payments"]],
+        "id BIGINT, customer_id BIGINT, amount DOUBLE, card STRING")
     payments.createOrReplaceTempView("src_payments")
     for s in [
         "INSERT INTO sales.customers PARTITION (region) SELECT id, name, email, phone, ssn, region FROM src_customers",
