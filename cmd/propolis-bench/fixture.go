@@ -221,6 +221,7 @@ func (f *fixture) check(ctx context.Context, addr string) error {
 // worker's index and seq its call count, for calls that need distinct arguments.
 type operation struct {
 	name, detail string
+	optional     bool // measured only when named in --ops
 	call         func(ctx context.Context, c *client, worker, seq int, rng *rand.Rand) error
 }
 
@@ -252,6 +253,23 @@ func (f *fixture) operations() []operation {
 				parts, err := c.GetPartitionsByNames(ctx, f.db, benchTable, names)
 				if err == nil && len(parts) != byNames {
 					err = fmt.Errorf("get_partitions_by_names returned %d partitions, want %d", len(parts), byNames)
+				}
+				return err
+			},
+		},
+		{
+			name: "get_partitions_by_names_req", detail: fmt.Sprintf("%d partitions, as get_partitions_by_names, with Hive 4's request-struct call (what Propolis sends an upstream Hive 4); only with --ops", byNames),
+			optional: true,
+			call: func(ctx context.Context, c *client, _, _ int, rng *rand.Rand) error {
+				req := hm.NewGetPartitionsByNamesRequest()
+				req.DbName, req.TblName, req.Names = f.db, benchTable, make([]string, byNames)
+				off, step := rng.IntN(f.n), f.n/byNames
+				for i := range req.Names {
+					req.Names[i] = f.names[(off+i*step)%f.n]
+				}
+				res, err := c.GetPartitionsByNamesReq(ctx, req)
+				if err == nil && len(res.Partitions) != byNames {
+					err = fmt.Errorf("get_partitions_by_names_req returned %d partitions, want %d", len(res.Partitions), byNames)
 				}
 				return err
 			},

@@ -323,7 +323,13 @@ func startHMS(dir string) (*server, error) {
 // selected keeps the operations named in the comma-separated list (all when it is empty).
 func selected(ops []operation, names string) []operation {
 	if names == "" {
-		return ops
+		var out []operation
+		for _, op := range ops {
+			if !op.optional {
+				out = append(out, op)
+			}
+		}
+		return out
 	}
 	var out []operation
 	for _, op := range ops {
