@@ -20,7 +20,7 @@ func (h *Handler) CreateDatabase(ctx context.Context, db *hm.Database) error {
 	if err := h.guard.CheckWrite(ctx, OpCreate, name, ""); err != nil {
 		return err
 	}
-	c := *db
+	c := *withOwnerType(db)
 	c.Name = name
 	return h.backend().CreateDatabase(ctx, &c)
 }
@@ -41,7 +41,19 @@ func (h *Handler) GetDatabase(ctx context.Context, name string) (*hm.Database, e
 	if len(visible) == 0 {
 		return nil, DatabaseNotFound(n)
 	}
-	return db, nil
+	return withOwnerType(db), nil
+}
+
+// withOwnerType gives an owned database the owner type Hive fills in when a client leaves it
+// out (Spark's client does): Trino cannot read a database with an owner and no owner type.
+func withOwnerType(db *hm.Database) *hm.Database {
+	if db.OwnerName == nil || *db.OwnerName == "" || db.OwnerType != nil {
+		return db
+	}
+	c := *db
+	user := hm.PrincipalType_USER
+	c.OwnerType = &user
+	return &c
 }
 
 func (h *Handler) GetDatabaseReq(ctx context.Context, req *hm.GetDatabaseRequest) (*hm.Database, error) {

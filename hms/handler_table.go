@@ -67,7 +67,18 @@ func (h *Handler) GetTable(ctx context.Context, db, name string) (*hm.Table, err
 	if err != nil {
 		return nil, err
 	}
-	return h.guard.Table(ctx, t)
+	return h.guard.Table(ctx, withTableOwnerType(t))
+}
+
+// withTableOwnerType: as for databases, an owned table without an owner type gets Hive's
+// default, USER.
+func withTableOwnerType(t *hm.Table) *hm.Table {
+	if t.Owner == "" || t.OwnerType != 0 {
+		return t
+	}
+	c := *t
+	c.OwnerType = hm.PrincipalType_USER
+	return &c
 }
 
 func (h *Handler) GetTableReq(ctx context.Context, req *hm.GetTableRequest) (*hm.GetTableResult_, error) {
@@ -99,7 +110,7 @@ func (h *Handler) GetTableObjectsByName(ctx context.Context, db string, names []
 	}
 	out := make([]*hm.Table, 0, len(ts))
 	for _, t := range ts {
-		shown, err := h.guard.Table(ctx, t)
+		shown, err := h.guard.Table(ctx, withTableOwnerType(t))
 		if errs.KindOf(err) == errs.KindNotFound {
 			continue // hidden: omitted, as a missing name is
 		}

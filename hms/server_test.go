@@ -851,3 +851,24 @@ func TestStatisticsRequestsWithoutEngine(t *testing.T) {
 		t.Fatal("nil partition stats map")
 	}
 }
+
+// Spark's client creates databases with an owner and no owner type; Trino cannot read those,
+// so the owner type gets Hive's default.
+func TestOwnerTypeDefaults(t *testing.T) {
+	e := newEnv(t)
+	owner := "alice"
+	wantErr(t, "create", e.c.CreateDatabase(ctx, &hm.Database{Name: "owned", OwnerName: &owner}), nil, "")
+	db, err := e.c.GetDatabase(ctx, "owned")
+	wantErr(t, "get", err, nil, "")
+	if db.OwnerType == nil || *db.OwnerType != hm.PrincipalType_USER {
+		t.Fatalf("owner type = %v", db.OwnerType)
+	}
+	tb := salesTable("owned", "t")
+	tb.OwnerType = 0
+	wantErr(t, "create table", e.c.CreateTable(ctx, tb), nil, "")
+	got, err := e.c.GetTable(ctx, "owned", "t")
+	wantErr(t, "get table", err, nil, "")
+	if got.OwnerType != hm.PrincipalType_USER {
+		t.Fatalf("table owner type = %v", got.OwnerType)
+	}
+}

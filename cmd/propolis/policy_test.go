@@ -151,6 +151,16 @@ policy:
 	if rt, err := svcTrino.GetTable(ctx, "sales", "customers"); err != nil || rt.TableType != "MANAGED_TABLE" {
 		t.Fatalf("the service principal's customers = %v, %v", rt, err)
 	}
+	// The view reads the raw table under its definer name: only the definer resolves it.
+	if rt, err := svcTrino.GetTable(ctx, "sales", "customers__propolis_raw"); err != nil || rt.TableType != "MANAGED_TABLE" {
+		t.Fatalf("the definer's raw name = %v, %v", rt, err)
+	}
+	if _, err := svcTrino.GetPartitionNames(ctx, "sales", "customers__propolis_raw", -1); err != nil {
+		t.Fatalf("the definer's partitions: %v", err)
+	}
+	if _, err := aliceTrino.GetTable(ctx, "sales", "customers__propolis_raw"); err == nil {
+		t.Fatal("alice resolved the definer's raw name")
+	}
 
 	// An untrusted engine gets no protected table, and is told why.
 	if _, err := aliceNotebook.GetTable(ctx, "sales", "customers"); err == nil || !strings.Contains(err.Error(), "worker") {

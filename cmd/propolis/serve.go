@@ -61,7 +61,7 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 		// Values derived from the old data directory follow it to the new one; values the
 		// file set explicitly stay.
 		derived := *cfg
-		derived.Warehouse, derived.Store.DSN = "", ""
+		derived.Warehouse, derived.Store.DSN, derived.Policy.AuditLog = "", "", ""
 		if err := derived.ApplyDefaults(); err != nil {
 			return nil, err
 		}
@@ -70,6 +70,9 @@ func loadConfig(c *cli.Context) (*config.Config, error) {
 		}
 		if cfg.Store.Driver == "sqlite" && cfg.Store.DSN == derived.Store.DSN {
 			cfg.Store.DSN = ""
+		}
+		if cfg.Policy.AuditLog == derived.Policy.AuditLog {
+			cfg.Policy.AuditLog = ""
 		}
 		cfg.DataDir = c.String("data-dir")
 	}

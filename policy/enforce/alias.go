@@ -12,6 +12,12 @@ import (
 // <table>__raw_<16 hex digits>.
 const AliasInfix = "__raw_"
 
+// DefinerSuffix names the raw table inside a Trino policy view: <table>__propolis_raw. Trino
+// refuses a view that reads a table of its own name ("View is recursive"), whoever it runs as,
+// so the view reads this name, which resolves to the raw table for the service principal (the
+// view's definer) on a trusted profile and to nothing for anyone else.
+const DefinerSuffix = "__propolis_raw"
+
 // aliasTokenLen is the length of an alias token in hex digits (64 bits of the HMAC).
 const aliasTokenLen = 16
 

@@ -319,6 +319,9 @@ func (g *Guard) restricted(c *call, t *hm.Table, d policy.Decision) (*hm.Table, 
 // the alias too), without passing it through Table. Every resolution is audited.
 func (g *Guard) ResolveAlias(ctx context.Context, db, name string) (table string, ok bool) {
 	lname := strings.ToLower(name)
+	if base, found := strings.CutSuffix(lname, DefinerSuffix); found && base != "" {
+		return g.resolveDefiner(ctx, db, lname, base)
+	}
 	tbl, token, shaped := SplitAlias(lname)
 	if !shaped {
 		return "", false
@@ -340,6 +343,23 @@ func (g *Guard) ResolveAlias(ctx context.Context, db, name string) (table string
 	}
 	g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeRaw, audit.PathNative, nil, nil)
 	return tbl, true
+}
+
+// resolveDefiner serves the raw table behind a Trino definer view to its definer only.
+func (g *Guard) resolveDefiner(ctx context.Context, db, name, base string) (string, bool) {
+	obj := qualified(db, name)
+	c, err := g.caller(ctx)
+	if err != nil {
+		g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeDenied, audit.PathNone, nil, err)
+		return "", false
+	}
+	if !c.service {
+		g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeDenied, audit.PathNone, nil,
+			fmt.Errorf("the raw table behind a view is served only to the service principal on a trusted profile, not to %s", c.who.User))
+		return "", false
+	}
+	g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeRaw, audit.PathNative, nil, nil)
+	return base, true
 }
 
 // CheckRaw allows partition, location and statistics calls on db.table only to callers who

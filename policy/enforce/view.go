@@ -174,11 +174,12 @@ func quoteIdent(dl expr.Dialect, s string) string {
 }
 
 // trinoView is the definer view Trino receives in place of t: it keeps t's name, reads the raw
-// table through catalog as owner (the service principal), and declares the masked types.
+// table through catalog as owner (the service principal), under the definer name (see
+// DefinerSuffix), and declares the masked types.
 func trinoView(t *hm.Table, p *plan, catalog, owner string) (*hm.Table, error) {
 	db := strings.ToLower(t.DbName)
 	v := presto.View{
-		OriginalSQL:  p.selectSQL(expr.Trino, catalog, db, strings.ToLower(t.TableName)),
+		OriginalSQL:  p.selectSQL(expr.Trino, catalog, db, strings.ToLower(t.TableName)+DefinerSuffix),
 		Catalog:      catalog,
 		Schema:       db,
 		Owner:        owner,
