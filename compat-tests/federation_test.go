@@ -83,8 +83,14 @@ func TestFederation(t *testing.T) {
 		motoErr                   error
 	)
 	wg.Add(3)
-	go func() { defer wg.Done(); legacyAddr, legacyErr = hmstest.StartAny(legacyDir, prefixWriter{t, "[hms legacy] "}) }()
-	go func() { defer wg.Done(); newerAddr, newerErr = hmstest.StartAny(newerDir, prefixWriter{t, "[hms newer] "}) }()
+	go func() {
+		defer wg.Done()
+		legacyAddr, legacyErr = hmstest.StartAny(legacyDir, prefixWriter{t, "[hms legacy] "})
+	}()
+	go func() {
+		defer wg.Done()
+		newerAddr, newerErr = hmstest.StartAny(newerDir, prefixWriter{t, "[hms newer] "})
+	}()
 	go func() {
 		defer wg.Done()
 		motoEndpoint, motoErr = mototest.StartAny(motoDir, nil)
@@ -286,7 +292,9 @@ func TestFederation(t *testing.T) {
 func seedLegacy(t *testing.T, ctx context.Context, addr, dataDir, tablesJSON string, env []string, py, script string) {
 	t.Helper()
 	c := dialHMS(t, addr)
-	loc := func(p ...string) string { return "file://" + filepath.Join(append([]string{dataDir, "legacy"}, p...)...) }
+	loc := func(p ...string) string {
+		return "file://" + filepath.Join(append([]string{dataDir, "legacy"}, p...)...)
+	}
 	for _, db := range []*hm.Database{
 		{Name: "sales", Description: "legacy sales", LocationUri: loc("sales.db")},
 		{Name: "ref", Description: "reference data (not writable through Propolis)", LocationUri: loc("ref.db")},
@@ -447,9 +455,8 @@ func runTrinoFederation(t *testing.T, ctx context.Context, p *Propolis, newerAdd
 		}
 	}
 
-	// The rest with statistics off, so that the statistics calls cannot slow it down.
-	db, err := sql.Open("trino", fmt.Sprintf("http://federation@127.0.0.1:%d?catalog=hive&schema=default"+
-		"&session_properties=hive.statistics_enabled:false", tr.port))
+	// The rest with Trino's defaults: statistics on, as an operator would run it.
+	db, err := sql.Open("trino", fmt.Sprintf("http://federation@127.0.0.1:%d?catalog=hive&schema=default", tr.port))
 	if err != nil {
 		t.Fatal(err)
 	}
