@@ -133,6 +133,7 @@ func slice(ctx context.Context, addr string, op operation, clients int, warmup, 
 	start := time.Now()
 	from := start.Add(warmup)
 	end := from.Add(d)
+	hardEnd := end.Add(10 * d)
 	for w := range conns {
 		wg.Add(1)
 		go func(w int) {
@@ -142,7 +143,9 @@ func slice(ctx context.Context, addr string, op operation, clients int, warmup, 
 			var first, last time.Time
 			for {
 				t0 := time.Now()
-				if t0.After(end) || ctx.Err() != nil {
+				// A connection goes on past the end until it has made one measured call (a
+				// slow listing under load may take longer than a slice), up to hardEnd.
+				if ctx.Err() != nil || t0.After(end) && (len(local) > 0 || t0.After(hardEnd)) {
 					break
 				}
 				err := op.call(ctx, conns[w], rng)
