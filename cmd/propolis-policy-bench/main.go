@@ -216,7 +216,7 @@ func run(ctx context.Context, o options) error {
 				}
 				for _, i := range order {
 					seed++
-					smp[i].add(slice(ctx, servers[i].addr, op, clients, o.warmup, per, seed))
+					smp[i].add(slice(ctx, servers[i].addr, op, clients, o.warmup, per*time.Duration(max(op.scale, 1)), seed))
 					if err := ctx.Err(); err != nil {
 						return err
 					}
