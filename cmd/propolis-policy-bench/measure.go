@@ -16,7 +16,7 @@ type operation struct {
 	// scale multiplies the measured time: listings take hundreds of milliseconds a call, so
 	// they get longer slices to make enough calls.
 	scale int
-	call   func(ctx context.Context, c *client, rng *rand.Rand) error
+	call  func(ctx context.Context, c *client, rng *rand.Rand) error
 }
 
 func operations(n int) []operation {
