@@ -54,7 +54,7 @@ func genPolicy(n int) policyStats {
 		`{tag: pii.phone, mask: show_last(4), except: [group:finance]}`)
 	filters = append(filters,
 		`{on: "sales.customers", to: [group:analysts], except: [group:finance], filter: "region IN ('EU')"}`)
-	st.bigRules, st.salesRules = 2, 5
+	st.bigRules, st.salesRules = 2, 4
 
 	wild := 0
 	total := func() int { return len(grants) + len(denies) + len(masks) + len(filters) }

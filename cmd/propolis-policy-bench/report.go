@@ -157,7 +157,7 @@ func (r *report) markdown() string {
 		pol.rules, pol.grants, pol.denies, pol.masks, pol.filters, pol.wildcard)
 	p("| also | %d tag rules, %d roles, %d static group memberships |\n", pol.tags, pol.roles, pol.staticMembers)
 	p("| size | %s of YAML (%d bytes) |\n", fmtBytes(int64(pol.bytes)), pol.bytes)
-	p("| databases named | %d department databases (5 rules each: reader and writer grants, a deny, an ssn mask, a row filter); %d rules for `big`, %d for `sales` |\n",
+	p("| databases named | %d department databases (5 rules each: reader and writer grants, a deny, an ssn mask, a row filter); %d rules for `big`, %d for `sales`, 2 tag masks (email hashed, phone last 4) wherever those tags are |\n",
 		pol.databases, pol.bigRules, pol.salesRules)
 	p("| `policy apply` | %s; in force (a write by the service principal succeeds) %s after it started (poll interval 200ms) |\n",
 		fmtDur(r.applyTime), fmtDur(r.inForce))
