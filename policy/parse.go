@@ -502,6 +502,13 @@ func (p *Policy) compile(d *decoder, root *yaml.Node) {
 		sort.Strings(p.groups[u])
 	}
 	p.grantIdx, p.denyIdx = newRuleIndex(p.grants), newRuleIndex(p.denies)
+	p.maskIdx = indexBy(len(p.masks), func(i int) string {
+		if p.masks[i].tag != "" {
+			return "*"
+		}
+		return string(p.masks[i].column.db)
+	})
+	p.filterIdx = indexBy(len(p.filters), func(i int) string { return string(p.filters[i].on.db) })
 }
 
 func validPrivilege(p Privilege) bool {

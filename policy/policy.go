@@ -92,6 +92,8 @@ type Policy struct {
 	filters      []filterRule
 	grantIdx     ruleIndex
 	denyIdx      ruleIndex
+	maskIdx      ruleIndex // by the column pattern's database; tag masks are always candidates
+	filterIdx    ruleIndex
 }
 
 // ruleIndex finds the grants or denies that can reach a database without scanning all of them:
@@ -102,9 +104,15 @@ type ruleIndex struct {
 }
 
 func newRuleIndex(rules []grant) ruleIndex {
+	return indexBy(len(rules), func(i int) string { return string(rules[i].on.db) })
+}
+
+// indexBy indexes n rules by the database pattern dbOf(i) ("*" or any wildcard: always a
+// candidate).
+func indexBy(n int, dbOf func(i int) string) ruleIndex {
 	x := ruleIndex{byDB: map[string][]int{}}
-	for i := range rules {
-		if db := string(rules[i].on.db); strings.Contains(db, "*") {
+	for i := 0; i < n; i++ {
+		if db := dbOf(i); db == "" || strings.Contains(db, "*") {
 			x.wild = append(x.wild, i)
 		} else {
 			x.byDB[db] = append(x.byDB[db], i)

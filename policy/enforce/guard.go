@@ -230,12 +230,7 @@ func (g *Guard) FilterTables(ctx context.Context, db string, tables []string) ([
 		return tables, nil
 	}
 	ldb := strings.ToLower(db)
-	out := make([]string, 0, len(tables))
-	for _, t := range tables {
-		if c.pol.TableVisible(c.who, ldb, strings.ToLower(t)) {
-			out = append(out, t)
-		}
-	}
+	out := c.pol.VisibleTables(c.who, ldb, tables)
 	g.recordListing(ctx, c, ActionListTables, ldb, len(out), len(tables))
 	return out, nil
 }
