@@ -39,9 +39,11 @@ deps: ## download and cache the real peers: pyspark, pyiceberg, Trino, Hive Meta
 	compat-tests/setup.sh
 
 BENCH_ARGS ?=
+POLICY_BENCH_ARGS ?=
 bench: build ## Propolis vs the real Hive Metastore, side by side, ratios into BENCHMARKS.md (~10 min)
 	compat-tests/hms/hms.sh setup
 	$(GO) run ./cmd/propolis-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(BENCH_ARGS)
+	$(GO) run ./cmd/propolis-policy-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(POLICY_BENCH_ARGS)
 
 fmt: ## gofmt every Go file
 	$(GO) fmt ./...
