@@ -225,7 +225,7 @@ func run(ctx context.Context, o options) error {
 	}
 	rep := report{opts: o, servers: servers, results: results, fed: fed, machine: describeMachine(bin)}
 	rep.machine.loadBefore, rep.machine.loadAfter = loadBefore, loadAvg()
-	if err := os.WriteFile(o.out, []byte(rep.markdown()), 0o644); err != nil {
+	if err := os.WriteFile(o.out, []byte(rep.markdown()+keptSections(o.out)), 0o644); err != nil {
 		return err
 	}
 	progress("wrote %s", o.out)
@@ -348,4 +348,18 @@ func tail(s string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// keptSections returns the sections other programs own at the end of the report (from the
+// first "<!-- ...:begin -->" marker on), so rewriting the report keeps them.
+func keptSections(path string) string {
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	i := strings.Index(string(old), "<!-- policy-bench:begin -->")
+	if i < 0 {
+		return ""
+	}
+	return "\n" + string(old[i:])
 }
