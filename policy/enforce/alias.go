@@ -35,7 +35,11 @@ func aliasToken(key []byte, user, db, table string, version int64) string {
 	return hex.EncodeToString(m.Sum(nil))[:aliasTokenLen]
 }
 
-// aliasName is the raw-table alias a Hive view names in its FROM.
+// aliasSubject binds an alias to a caller on one engine profile: an alias issued to a user's
+// Spark views does not open the raw table through Trino, nor the other way round.
+func aliasSubject(user, profile string) string { return user + "\x00" + profile }
+
+// aliasName is the raw-table alias a policy view names in its FROM.
 func aliasName(key []byte, user, db, table string, version int64) string {
 	return strings.ToLower(table) + AliasInfix + aliasToken(key, user, db, table, version)
 }

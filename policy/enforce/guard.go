@@ -299,10 +299,11 @@ func (g *Guard) restricted(c *call, t *hm.Table, d policy.Decision) (*hm.Table, 
 	case err != nil:
 		return nil, errs.Denied("%s is protected and its policy cannot be enforced (%w): it is not served to %s", obj, err, user)
 	}
+	alias := aliasName(g.key, aliasSubject(user, c.prof.Name), t.DbName, t.TableName, c.version())
 	if c.prof.dialect == expr.Trino {
-		return trinoView(t, p, c.prof.TrinoCatalog, c.pol.ServicePrincipal())
+		return trinoView(t, p, c.prof.TrinoCatalog, c.pol.ServicePrincipal(), alias)
 	}
-	return hiveView(t, p, aliasName(g.key, user, t.DbName, t.TableName, c.version())), nil
+	return hiveView(t, p, alias), nil
 }
 
 // ResolveAlias is how the handler serves the raw-table alias a Hive/Spark policy view reads:
@@ -327,11 +328,11 @@ func (g *Guard) ResolveAlias(ctx context.Context, db, name string) (table string
 		g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeDenied, audit.PathNone, nil, err)
 		return "", false
 	}
-	if !c.prof.Trusted || c.prof.dialect != expr.Hive {
-		g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeDenied, audit.PathNone, nil, fmt.Errorf("raw-table aliases are served only to trusted Hive/Spark engines, not through profile %q", c.prof.Name))
+	if !c.prof.Trusted {
+		g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeDenied, audit.PathNone, nil, fmt.Errorf("raw-table aliases are served only to trusted engines, not through profile %q", c.prof.Name))
 		return "", false
 	}
-	want := aliasToken(g.key, c.who.User, db, tbl, c.version())
+	want := aliasToken(g.key, aliasSubject(c.who.User, c.prof.Name), db, tbl, c.version())
 	if !hmacEqual(want, token) {
 		g.record(ctx, c, ActionResolveAlias, obj, audit.OutcomeDenied, audit.PathNone, nil, fmt.Errorf("alias token not issued to %s for %s under policy version %d", c.who.User, qualified(db, tbl), c.version()))
 		return "", false

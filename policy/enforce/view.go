@@ -174,12 +174,16 @@ func quoteIdent(dl expr.Dialect, s string) string {
 }
 
 // trinoView is the definer view Trino receives in place of t: it keeps t's name, reads the raw
-// table through catalog as owner (the service principal), under the definer name (see
-// DefinerSuffix), and declares the masked types.
-func trinoView(t *hm.Table, p *plan, catalog, owner string) (*hm.Table, error) {
+// table through catalog under the caller's raw-table alias, and declares the masked types.
+// Trino's Hive connector makes every metastore call of a query with the identity that started
+// it, also while expanding a definer view, so the raw table must resolve for that caller: the
+// alias is issued to the caller on this profile only, and the view's owner is the Propolis
+// service principal, so Trino's own access control (definer rights) decides who may read the
+// alias directly (deny names matching .*__raw_.* to everyone but the service principal).
+func trinoView(t *hm.Table, p *plan, catalog, owner, alias string) (*hm.Table, error) {
 	db := strings.ToLower(t.DbName)
 	v := presto.View{
-		OriginalSQL:  p.selectSQL(expr.Trino, catalog, db, strings.ToLower(t.TableName)+DefinerSuffix),
+		OriginalSQL:  p.selectSQL(expr.Trino, catalog, db, alias),
 		Catalog:      catalog,
 		Schema:       db,
 		Owner:        owner,
