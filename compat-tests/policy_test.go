@@ -736,6 +736,7 @@ func startPolicyTrino(t *testing.T, metastoreURI string) *trinoServer {
 			t.Fatalf("Trino not started after 3 minutes; log tail:\n%s", trinoLogTail(s.log, 60))
 		}
 	}
+	waitTrinoQueries(t, s.port)
 	t.Logf("Trino %s started on 127.0.0.1:%d in %s (impersonation on)", s.version, s.port, time.Since(start).Round(time.Second))
 	return s
 }
