@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"runtime/debug"
+	"sort"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
 	hm "github.com/beltran/gohive/hive_metastore"
@@ -55,4 +56,20 @@ func NewProcessor(h *Handler, log *slog.Logger, interceptors ...Interceptor) ath
 	}
 	withDefaultEngines(p.ProcessorMap())
 	return p
+}
+
+// ImplementedMethods lists, by Thrift name, the methods the Handler serves itself.
+func ImplementedMethods() []string {
+	skip := make(map[string]bool, len(unimplemented))
+	for _, n := range unimplemented {
+		skip[n] = true
+	}
+	var out []string
+	for n := range methods {
+		if !skip[n] {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
 }

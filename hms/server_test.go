@@ -27,11 +27,21 @@ type env struct {
 	c         *hm.ThriftHiveMetastoreClient
 	addr      string
 	warehouse string
+	store     hms.Backend
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func serveBackend(t *testing.T, b hms.Backend, warehouse string) string {
+	return serveGuarded(t, b, warehouse, nil)
+}
+
+// newGuardedServer serves e's catalog again, through g.
+func newGuardedServer(t *testing.T, e *env, g hms.Guard) string {
+	return serveGuarded(t, e.store, e.warehouse, g)
+}
+
+func serveGuarded(t *testing.T, b hms.Backend, warehouse string, g hms.Guard) string {
 	t.Helper()
 	h := hms.NewHandler(b, hms.HandlerConfig{
 		Version:      "test",
@@ -39,6 +49,7 @@ func serveBackend(t *testing.T, b hms.Backend, warehouse string) string {
 		ConfigValues: map[string]string{"hive.metastore.warehouse.dir": warehouse},
 		TrustSetUGI:  true,
 	}, quietLog())
+	h.SetGuard(g)
 	srv := pthrift.NewServer(pthrift.Config{WrapOutput: hms.WireOutput}, hms.NewProcessor(h, quietLog()), quietLog(), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -65,7 +76,7 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { store.Close() })
 	addr := serveBackend(t, store, wh)
-	return &env{c: dial(t, addr, false), addr: addr, warehouse: wh}
+	return &env{c: dial(t, addr, false), addr: addr, warehouse: wh, store: store}
 }
 
 func dial(t *testing.T, addr string, framed bool) *hm.ThriftHiveMetastoreClient {
