@@ -202,6 +202,16 @@ func (p *Policy) resolve(who Principal) *identity {
 	return id
 }
 
+// Groups returns every group who belongs to: those the connection reports and those the
+// policy file assigns, lower-cased and sorted. is_member() in masks and filters is rendered
+// from it, so it agrees with the grants.
+func (p *Policy) Groups(who Principal) []string {
+	if p == nil {
+		return append([]string(nil), who.Groups...)
+	}
+	return sortedKeys(p.resolve(who).groups)
+}
+
 func (id *identity) String() string {
 	return "user " + id.user + ", groups [" + strings.Join(sortedKeys(id.groups), " ") + "], roles [" + strings.Join(sortedKeys(id.roles), " ") + "]"
 }

@@ -151,7 +151,7 @@ func (g *Guard) caller(ctx context.Context) (*call, error) {
 }
 
 func (c *call) env() expr.RenderEnv {
-	return expr.RenderEnv{User: c.who.User, Groups: c.who.Groups}
+	return expr.RenderEnv{User: c.who.User, Groups: c.pol.Groups(c.who)}
 }
 
 func (c *call) version() int64 { return c.pol.Version() }
