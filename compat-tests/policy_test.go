@@ -8,14 +8,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -677,90 +675,19 @@ func trinoRun(t *testing.T, db *sql.DB, user, q string) queryResult {
 // with the query's user on its metastore connections, which is what Propolis decides on.
 func startPolicyTrino(t *testing.T, metastoreURI string) *trinoServer {
 	t.Helper()
-	home, javaHome := trinoHome(t)
-	base := t.TempDir()
-	s := &trinoServer{home: home, etc: filepath.Join(base, "etc"), data: filepath.Join(base, "data"),
-		log: filepath.Join(base, "trino.log"), port: freePort(t), done: make(chan struct{})}
-	jvm, err := os.ReadFile(filepath.Join(cacheDir(), "trino", "jvm.config"))
-	if err != nil {
-		missing(t, "trino", "no jvm.config in "+filepath.Join(cacheDir(), "trino"))
-	}
-	files := map[string]string{
-		"node.properties": "node.environment=compat\nnode.id=propolis-compat\nnode.data-dir=" + s.data + "\n",
-		"config.properties": fmt.Sprintf("coordinator=true\nnode-scheduler.include-coordinator=true\n"+
-			"http-server.http.port=%d\ndiscovery.uri=http://127.0.0.1:%d\n"+
-			"query.max-memory=1GB\nquery.max-memory-per-node=1GB\n", s.port, s.port),
-		"jvm.config":     string(jvm),
-		"log.properties": "io.trino=INFO\n",
-		// The trusted engine's half of the contract: Propolis's views are definer views owned by
-		// its service principal and read the caller's raw-table alias; Trino's access control
-		// lets only that principal read such aliases, so a user can read the view but not,
-		// directly, the raw table behind it.
-		"access-control.properties": "access-control.name=file\nsecurity.config-file=" + filepath.Join(s.etc, "rules.json") + "\n",
-		"rules.json": `{"catalogs": [{"allow": "all"}],
+	return startTrinoWith(t, metastoreURI, "hive.metastore.thrift.impersonation.enabled=true\n", func(etc string) map[string]string {
+		return map[string]string{
+			// The trusted engine's half of the contract: Propolis's views are definer views owned
+			// by its service principal and read the caller's raw-table alias; Trino's access
+			// control lets only that principal read such aliases, so a user can read the view but
+			// not, directly, the raw table behind it.
+			"access-control.properties": "access-control.name=file\nsecurity.config-file=" + filepath.Join(etc, "rules.json") + "\n",
+			"rules.json": `{"catalogs": [{"allow": "all"}],
  "schemas": [{"owner": true}],
  "tables": [
   {"user": "propolis", "privileges": ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP", "GRANT_SELECT"]},
   {"table": ".*__raw_.*", "privileges": []},
   {"privileges": ["SELECT", "INSERT", "DELETE", "UPDATE", "OWNERSHIP"]}]}`,
-		"catalog/hive.properties": "connector.name=hive\n" +
-			"hive.metastore.uri=" + metastoreURI + "\n" +
-			"hive.metastore.thrift.impersonation.enabled=true\n" +
-			"fs.hadoop.enabled=true\n" +
-			"hive.metastore.thrift.client.read-timeout=60s\n",
-	}
-	for name, content := range files {
-		p := filepath.Join(s.etc, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	logf, err := os.Create(s.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.cmd = exec.Command(filepath.Join(home, "bin", "launcher"), "run", "--etc-dir="+s.etc, "--data-dir="+s.data)
-	s.cmd.Env = append(os.Environ(), "JAVA_HOME="+javaHome, "PATH="+filepath.Join(javaHome, "bin")+":"+getenv("PATH", "/usr/bin:/bin"))
-	s.cmd.Stdout, s.cmd.Stderr = logf, logf
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	start := time.Now()
-	if err := s.cmd.Start(); err != nil {
-		t.Fatalf("start trino: %v", err)
-	}
-	go func() { _ = s.cmd.Wait(); logf.Close(); close(s.done) }()
-	t.Cleanup(func() {
-		s.stop()
-		if t.Failed() {
-			t.Logf("---- Trino log (last 60 lines but the config dump, full log %s) ----\n%s", s.log, trinoLogTail(s.log, 60))
 		}
 	})
-	deadline := start.Add(3 * time.Minute)
-	for {
-		var info struct {
-			NodeVersion struct{ Version string }
-			Starting    bool
-		}
-		if resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/v1/info", s.port)); err == nil {
-			if resp.StatusCode == 200 && json.NewDecoder(resp.Body).Decode(&info) == nil && !info.Starting {
-				resp.Body.Close()
-				s.version = info.NodeVersion.Version
-				break
-			}
-			resp.Body.Close()
-		}
-		select {
-		case <-s.done:
-			t.Fatalf("Trino exited while starting; log tail:\n%s", trinoLogTail(s.log, 60))
-		case <-time.After(time.Second):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("Trino not started after 3 minutes; log tail:\n%s", trinoLogTail(s.log, 60))
-		}
-	}
-	waitTrinoQueries(t, s.port)
-	t.Logf("Trino %s started on 127.0.0.1:%d in %s (impersonation on)", s.version, s.port, time.Since(start).Round(time.Second))
-	return s
 }

@@ -53,6 +53,13 @@ func trinoHome(t *testing.T) (home, javaHome string) {
 // `launcher run`; it waits until /v1/info says starting=false (up to 3 minutes).
 func startTrino(t *testing.T, metastoreURI string) *trinoServer {
 	t.Helper()
+	return startTrinoWith(t, metastoreURI, "", nil)
+}
+
+// startTrinoWith is startTrino with extra hive catalog properties and extra etc/ files (made
+// from the etc/ directory's path), for tests that need more of Trino than the one line.
+func startTrinoWith(t *testing.T, metastoreURI, catalogExtra string, extraFiles func(etc string) map[string]string) *trinoServer {
+	t.Helper()
 	home, javaHome := trinoHome(t)
 	base := t.TempDir()
 	s := &trinoServer{home: home, etc: filepath.Join(base, "etc"), data: filepath.Join(base, "data"),
@@ -74,7 +81,12 @@ func startTrino(t *testing.T, metastoreURI string) *trinoServer {
 			"hive.metastore.uri=" + metastoreURI + "\n" +
 			"fs.hadoop.enabled=true\n" +
 			"hive.non-managed-table-writes-enabled=true\n" +
-			"hive.metastore.thrift.client.read-timeout=60s\n",
+			"hive.metastore.thrift.client.read-timeout=60s\n" + catalogExtra,
+	}
+	if extraFiles != nil {
+		for name, content := range extraFiles(s.etc) {
+			files[name] = content
+		}
 	}
 	for name, content := range files {
 		p := filepath.Join(s.etc, name)
