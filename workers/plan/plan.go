@@ -1,0 +1,37 @@
+package plan
+
+import (
+	"context"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// Pos says where a batch of rows comes from. Per-row functions that must be deterministic
+// (noise, for one) derive their randomness from it, so that re-encoding the same rows gives the
+// same bytes: the S3 endpoint's sizes and ranges depend on that.
+type Pos struct {
+	File      string            // the source file's location
+	RowGroup  int               // the source row group
+	FirstRow  int64             // the batch's first row, counted from the start of the file
+	Partition map[string]string // the file's Hive partition values (key -> value as in the path)
+}
+
+// Transform is what a worker does to each batch read from a source file: filter rows, drop
+// hidden columns, compute masks. It is compiled once per query and is safe for concurrent use.
+type Transform interface {
+	// Columns are the source file's columns Apply reads; the scanner reads only these.
+	Columns() []string
+	// Schema is the schema of every record Apply returns.
+	Schema() *arrow.Schema
+	// Apply returns the transformed batch, allocated from mem (the query's budget). It does not
+	// retain or release rec; the caller releases the result.
+	Apply(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, pos Pos) (arrow.RecordBatch, error)
+}
+
+// Reserver is implemented by a query's memory budget: memory a query holds outside Arrow
+// buffers (a lookup join's hash set) is reserved against the same limit.
+type Reserver interface {
+	Reserve(n int64) error
+	Release(n int64)
+}
