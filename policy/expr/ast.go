@@ -77,6 +77,29 @@ type In struct {
 	Not  bool
 }
 
+// InSelect is x [NOT] IN (SELECT col FROM db.table [WHERE cond]): an uncorrelated lookup of
+// another table. Where is evaluated in the lookup table's scope only: every column it names is
+// a column of db.table, never of the table the policy applies to. Check types X against the
+// outer table and checks Where's structure (functions, arity, literals) but not its columns,
+// whose types are known only when the lookup table is read: the worker types them then and
+// compares the selected values as X's type (casting each lookup value to it; a value that does
+// not convert is NULL). No engine evaluates it natively: NeedsWorker is true in every dialect.
+type InSelect struct {
+	base
+	X         Expr
+	Not       bool
+	Col       string // the selected column, lower-case
+	DB, Table string // lower-case
+	Where     Expr   // nil: every row of the lookup table
+}
+
+// LookupRef is one table a policy expression reads besides its own: the lookup side of an
+// InSelect, with the columns it needs (the selected one first, then those of the WHERE).
+type LookupRef struct {
+	DB, Table string
+	Columns   []string
+}
+
 // Between is x [NOT] BETWEEN lo AND hi.
 type Between struct {
 	base
@@ -161,6 +184,20 @@ func (e *In) String() string {
 	return b.String()
 }
 
+func (e *InSelect) String() string {
+	var b strings.Builder
+	b.WriteString("(" + e.X.String())
+	if e.Not {
+		b.WriteString(" NOT")
+	}
+	b.WriteString(" IN (SELECT " + quoteHiveIdent(e.Col) + " FROM " + quoteHiveIdent(e.DB) + "." + quoteHiveIdent(e.Table))
+	if e.Where != nil {
+		b.WriteString(" WHERE " + e.Where.String())
+	}
+	b.WriteString("))")
+	return b.String()
+}
+
 func (e *Between) String() string {
 	not := ""
 	if e.Not {
@@ -213,6 +250,7 @@ func (e *Call) String() string {
 }
 
 // Walk calls f for e and every node below it, parents first, stopping early when f returns false.
+// It does not enter the WHERE of an InSelect: that runs over another table (see Lookups).
 func Walk(e Expr, f func(Expr) bool) bool {
 	if e == nil {
 		return true
@@ -236,6 +274,8 @@ func children(e Expr) []Expr {
 		return []Expr{e.L, e.R}
 	case *In:
 		return append([]Expr{e.X}, e.List...)
+	case *InSelect:
+		return []Expr{e.X}
 	case *Between:
 		return []Expr{e.X, e.Lo, e.Hi}
 	case *IsNull:
@@ -271,4 +311,44 @@ func Columns(e Expr) []string {
 		return true
 	})
 	return out
+}
+
+// Lookups lists the tables e reads through InSelect nodes, in order of first use; a table read
+// twice is listed once with the union of its columns.
+func Lookups(e Expr) []LookupRef {
+	var out []LookupRef
+	at := map[string]int{}
+	Walk(e, func(x Expr) bool {
+		in, ok := x.(*InSelect)
+		if !ok {
+			return true
+		}
+		key := in.DB + "." + in.Table
+		i, seen := at[key]
+		if !seen {
+			i = len(out)
+			at[key] = i
+			out = append(out, LookupRef{DB: in.DB, Table: in.Table})
+		}
+		cols := append([]string{in.Col}, lookupColumns(in.Where)...)
+		for _, c := range cols {
+			dup := false
+			for _, have := range out[i].Columns {
+				dup = dup || have == c
+			}
+			if !dup {
+				out[i].Columns = append(out[i].Columns, c)
+			}
+		}
+		return true
+	})
+	return out
+}
+
+// lookupColumns are the columns a lookup's WHERE names (all of the lookup table).
+func lookupColumns(where Expr) []string {
+	if where == nil {
+		return nil
+	}
+	return Columns(where)
 }

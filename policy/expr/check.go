@@ -119,6 +119,20 @@ func (c *checker) typeOf(e Expr) (Type, error) {
 			}
 		}
 		return TBoolean, nil
+	case *InSelect:
+		x, err := c.check(e.X)
+		if err != nil {
+			return Type{}, err
+		}
+		if x.IsComplex() {
+			return Type{}, fail(e, "cannot look up %s values: complex types are not comparable in policies", x)
+		}
+		if e.Where != nil {
+			if err := checkLookupWhere(e.Where); err != nil {
+				return Type{}, err
+			}
+		}
+		return TBoolean, nil
 	case *Between:
 		x, err := c.check(e.X)
 		if err != nil {
@@ -281,4 +295,31 @@ func unify(e Expr, a, b Type, what string) (Type, error) {
 		return Type{}, fail(e, "%s have incompatible types %s and %s", what, a, b)
 	}
 	return t, nil
+}
+
+// checkLookupWhere checks the structure of a lookup's WHERE: known functions with the right
+// arity and literal arguments, a boolean result, no nested lookup. Its columns belong to the
+// lookup table, whose types are known only when it is read, so the check types every column
+// NULL, which every operator accepts (the WHERE's nodes keep those placeholder types); the
+// worker checks a fresh copy against the real types when it reads the table.
+func checkLookupWhere(where Expr) error {
+	var nested Expr
+	Walk(where, func(x Expr) bool {
+		if _, ok := x.(*InSelect); ok {
+			nested = x
+		}
+		return nested == nil
+	})
+	if nested != nil {
+		return fail(nested, "a lookup's WHERE cannot contain another lookup")
+	}
+	c := &checker{cols: map[string]string{}, types: map[string]Type{}}
+	for _, n := range Columns(where) {
+		c.types[n] = TNull
+	}
+	t, err := c.check(where)
+	if err != nil {
+		return err
+	}
+	return wantBool(where, t, "a lookup's WHERE")
 }

@@ -274,13 +274,19 @@ var functions = []*Func{
 		Check: keyedCheck,
 	},
 	{
-		Name: "fpe_digits", Sig: "fpe_digits(x, keep_last int literal) -> string", MinArgs: 2, MaxArgs: 2,
+		// Without a key id the worker's default key is used.
+		Name: "fpe_digits", Sig: "fpe_digits(x, keep_last int literal [, 'keyid']) -> string", MinArgs: 2, MaxArgs: 3,
 		Check: func(c *Call, args []Type) (Type, error) {
 			if !stringish(args[0]) && !integerish(args[0]) {
 				return Type{}, errs.Invalid("argument 1 must be a string or an integer, got %s", args[0])
 			}
 			if n, ok := intLit(c.Args[1]); !ok || n < 0 {
 				return Type{}, errs.Invalid("argument 2 must be a non-negative integer literal")
+			}
+			if len(c.Args) == 3 {
+				if s, ok := stringLit(c.Args[2]); !ok || s == "" {
+					return Type{}, errs.Invalid("argument 3 must be a key id string literal")
+				}
 			}
 			return TString, nil
 		},

@@ -119,7 +119,7 @@ func lex(s string) ([]token, error) {
 				continue
 			}
 			switch c {
-			case '=', '<', '>', '+', '-', '*', '/', '(', ')', ',', ':':
+			case '=', '<', '>', '+', '-', '*', '/', '(', ')', ',', ':', '.':
 				out = append(out, token{tOp, string(c), start})
 				i++
 			default:
@@ -321,6 +321,9 @@ func (p *parser) predicate() (Expr, error) {
 	case p.accept("IN"):
 		if err := p.expectOp("("); err != nil {
 			return nil, err
+		}
+		if p.lookupAhead() {
+			return p.inSelect(t, l, not)
 		}
 		in := &In{base: base{pos: t.pos}, X: l, Not: not}
 		for {
@@ -606,4 +609,52 @@ func stringLit(e Expr) (string, bool) {
 		return "", false
 	}
 	return l.Text, true
+}
+
+// lookupAhead reports whether the list after IN ( is a subquery: SELECT, a column name, FROM.
+// SELECT alone is not reserved (it may name a column), but "select x from" is no expression.
+func (p *parser) lookupAhead() bool {
+	if p.i+2 >= len(p.toks) || !keyword(p.toks[p.i], "SELECT") {
+		return false
+	}
+	c := p.toks[p.i+1]
+	return (c.kind == tQuoted || c.kind == tIdent && !reserved[strings.ToLower(c.text)]) && keyword(p.toks[p.i+2], "FROM")
+}
+
+// name reads an identifier (bare or quoted) where only a name may stand.
+func (p *parser) name(what string) (string, error) {
+	t := p.next()
+	if t.kind == tQuoted || t.kind == tIdent && !reserved[strings.ToLower(t.text)] {
+		return strings.ToLower(t.text), nil
+	}
+	return "", p.errAt(t, "expected %s, found %s", what, t.describe())
+}
+
+// inSelect parses the rest of x [NOT] IN (SELECT col FROM db.table [WHERE cond]).
+func (p *parser) inSelect(t token, x Expr, not bool) (Expr, error) {
+	p.i++ // SELECT
+	in := &InSelect{base: base{pos: t.pos}, X: x, Not: not}
+	var err error
+	if in.Col, err = p.name("a column name"); err != nil {
+		return nil, err
+	}
+	p.i++ // FROM
+	if in.DB, err = p.name("a database name"); err != nil {
+		return nil, err
+	}
+	if err := p.expectOp("."); err != nil {
+		return nil, p.errAt(p.toks[p.i], "the lookup table must be qualified: db.table")
+	}
+	if in.Table, err = p.name("a table name"); err != nil {
+		return nil, err
+	}
+	if p.accept("WHERE") {
+		if in.Where, err = p.expr(); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.expectOp(")"); err != nil {
+		return nil, err
+	}
+	return in, nil
 }

@@ -73,6 +73,8 @@ func nonNative(e Expr, d Dialect) error {
 	var reason error
 	Walk(e, func(x Expr) bool {
 		switch x := x.(type) {
+		case *InSelect:
+			reason = lookupNative(d)
 		case *Call:
 			reason = callNative(x, d)
 		case *Cast:
@@ -92,6 +94,12 @@ func charNative(what string, t Type, d Dialect) error {
 		return errs.Unsupported("%s is not native in %s: char(n) padding differs between Spark and Trino; it needs the worker path", what, d)
 	}
 	return nil
+}
+
+// lookupNative refuses every lookup subquery: rendered into a view, the lookup table would be
+// read by the engine as the caller, and its rows (who may see which region) are policy data.
+func lookupNative(d Dialect) error {
+	return errs.Unsupported("a lookup (IN (SELECT ...)) is not native in %s: it needs the worker path", d)
 }
 
 func castNative(c *Cast, d Dialect) error {
@@ -240,6 +248,8 @@ func (r *renderer) expr(e Expr) (string, error) {
 			not = " NOT"
 		}
 		return "(" + x + not + " IN (" + strings.Join(items, ", ") + "))", nil
+	case *InSelect:
+		return "", lookupNative(r.d)
 	case *Between:
 		parts, err := r.all([]Expr{e.X, e.Lo, e.Hi})
 		if err != nil {
