@@ -2,6 +2,7 @@ package hms
 
 import (
 	"context"
+	"errors"
 
 	hm "github.com/beltran/gohive/hive_metastore"
 )
@@ -51,3 +52,18 @@ const (
 	OpInsert = "insert"
 	OpLock   = "lock"
 )
+
+// WithheldError is what CheckRaw returns for a table the caller may read, but only as the
+// Guard rewrote it (served by the worker fleet): its real storage, partitions and statistics
+// stay hidden. Statistics calls answer as for a table without statistics, so engines plan
+// the scan instead of failing it; every other raw call is refused with Err.
+type WithheldError struct{ Err error }
+
+func (e *WithheldError) Error() string { return e.Err.Error() }
+func (e *WithheldError) Unwrap() error { return e.Err }
+
+// withheld reports whether err says a table's statistics should answer empty.
+func withheld(err error) bool {
+	var w *WithheldError
+	return errors.As(err, &w)
+}

@@ -79,6 +79,9 @@ func (h *Handler) SetAggrStatsFor(ctx context.Context, req *hm.SetPartitionsStat
 
 func (h *Handler) GetTableColumnStatistics(ctx context.Context, db, tbl, col string) (*hm.ColumnStatistics, error) {
 	r, err := h.rawRef(ctx, db, tbl)
+	if withheld(err) {
+		return nil, errs.NotFound("no statistics for column %s of %s.%s", col, r.db, r.tbl)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +130,9 @@ func (h *Handler) GetTableStatisticsReq(ctx context.Context, req *hm.TableStatsR
 		return nil, errs.Invalid("get_table_statistics_req: no request")
 	}
 	r, err := h.rawRef(ctx, req.DbName, req.TblName)
+	if withheld(err) {
+		return &hm.TableStatsResult_{TableStats: []*hm.ColumnStatisticsObj{}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

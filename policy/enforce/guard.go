@@ -29,6 +29,9 @@ type Config struct {
 	// LoadTable returns a table's schema, for decisions made from names alone (CheckRaw).
 	// The handler passes its backend's GetTable; it is called without the Guard in the way.
 	LoadTable func(ctx context.Context, db, table string) (*hm.Table, error)
+	// Workers, when set, serves protected tables that the caller's engine cannot be trusted
+	// with (or cannot evaluate) from the worker fleet instead of refusing them.
+	Workers *WorkerPath
 }
 
 // Audit actions. Writes are audited under their operation (create, alter, drop, insert,
@@ -48,6 +51,7 @@ type Guard struct {
 	def      string
 	key      []byte
 	load     func(ctx context.Context, db, table string) (*hm.Table, error)
+	workers  *WorkerPath
 	current  func() *policy.Policy
 	aud      recorder // nil: no audit log
 	log      *slog.Logger
@@ -74,6 +78,16 @@ func New(cfg Config, current func() *policy.Policy, aud *audit.Log, log *slog.Lo
 			return nil, errs.Invalid("engine profile %q is a trusted Hive/Spark engine: its policy views read raw-table aliases, which need an alias key of at least %d bytes", p.Name, minAliasKey)
 		}
 	}
+	if w := cfg.Workers; w != nil {
+		switch {
+		case w.Signer == nil:
+			return nil, errs.Invalid("enforce: the worker path needs a token signer")
+		case w.TTL <= 0:
+			return nil, errs.Invalid("enforce: the worker path needs a positive token lifetime")
+		case w.Base == "":
+			return nil, errs.Invalid("enforce: the worker path needs the fleet's location prefix")
+		}
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -82,6 +96,7 @@ func New(cfg Config, current func() *policy.Policy, aud *audit.Log, log *slog.Lo
 		def:      cfg.Default,
 		key:      append([]byte(nil), cfg.AliasKey...),
 		load:     cfg.LoadTable,
+		workers:  cfg.Workers,
 		current:  current,
 		log:      log,
 		now:      time.Now,
@@ -267,12 +282,12 @@ func (g *Guard) Table(ctx context.Context, t *hm.Table) (*hm.Table, error) {
 		g.record(ctx, c, ActionGetTable, obj, audit.OutcomeRaw, audit.PathNone, &d, nil)
 		return t, nil
 	case policy.Restricted:
-		v, err := g.restricted(c, t, d)
+		v, path, err := g.restricted(c, t, d)
 		if err != nil {
 			g.record(ctx, c, ActionGetTable, obj, audit.OutcomeDenied, audit.PathNone, &d, err)
 			return nil, err
 		}
-		g.record(ctx, c, ActionGetTable, obj, audit.OutcomeRestricted, audit.PathNative, &d, nil)
+		g.record(ctx, c, ActionGetTable, obj, audit.OutcomeRestricted, path, &d, nil)
 		return v, nil
 	default:
 		// Hidden, or an outcome this code does not know: the table does not exist.
@@ -281,29 +296,40 @@ func (g *Guard) Table(ctx context.Context, t *hm.Table) (*hm.Table, error) {
 	}
 }
 
-// restricted builds the policy view of t for the caller's engine, or says why it cannot.
-func (g *Guard) restricted(c *call, t *hm.Table, d policy.Decision) (*hm.Table, error) {
+// restricted builds the policy view of t for the caller's engine, or the worker-path table
+// when the engine cannot be trusted with the policy or cannot evaluate it, or says why it can
+// be served neither way. path is the audit path that enforces it.
+func (g *Guard) restricted(c *call, t *hm.Table, d policy.Decision) (*hm.Table, string, error) {
 	obj := qualified(t.DbName, t.TableName)
 	user := c.who.User
+	var p *plan
+	var err error
+	if !d.NeedsWorker && c.prof.Trusted {
+		p, err = buildPlan(tableRef(t), d, c.prof.dialect, c.env())
+	}
+	if g.usesWorker(c, d, err) {
+		v, err := g.workerTable(c, t, d)
+		return v, audit.PathWorker, err
+	}
 	if d.NeedsWorker {
-		return nil, errs.Denied("%s is protected by a mask or row filter that needs the worker path, which is not enabled: it is not served to %s", obj, user)
+		return nil, "", errs.Denied("%s is protected by a mask or row filter that needs the worker path, which is not enabled: it is not served to %s", obj, user)
 	}
 	if !c.prof.Trusted {
-		return nil, errs.Denied("%s is protected by masks, hidden columns or a row filter, and engine profile %q is untrusted: untrusted engines get no raw location for protected tables (the worker path serves them, when enabled)", obj, c.prof.Name)
+		return nil, "", errs.Denied("%s is protected by masks, hidden columns or a row filter, and engine profile %q is untrusted: untrusted engines get no raw location for protected tables (the worker path serves them, when enabled)", obj, c.prof.Name)
 	}
-	p, err := buildPlan(tableRef(t), d, c.prof.dialect, c.env())
 	var we *workerError
 	switch {
 	case errors.As(err, &we):
-		return nil, errs.Denied("%s is protected by a policy %s cannot evaluate natively (%w), and the worker path is not enabled: it is not served to %s", obj, c.prof.dialect, we.err, user)
+		return nil, "", errs.Denied("%s is protected by a policy %s cannot evaluate natively (%w), and the worker path is not enabled: it is not served to %s", obj, c.prof.dialect, we.err, user)
 	case err != nil:
-		return nil, errs.Denied("%s is protected and its policy cannot be enforced (%w): it is not served to %s", obj, err, user)
+		return nil, "", errs.Denied("%s is protected and its policy cannot be enforced (%w): it is not served to %s", obj, err, user)
 	}
 	alias := aliasName(g.key, aliasSubject(user, c.prof.Name), t.DbName, t.TableName, c.version())
 	if c.prof.dialect == expr.Trino {
-		return trinoView(t, p, c.prof.TrinoCatalog, c.pol.ServicePrincipal(), alias)
+		v, err := trinoView(t, p, c.prof.TrinoCatalog, c.pol.ServicePrincipal(), alias)
+		return v, audit.PathNative, err
 	}
-	return hiveView(t, p, alias), nil
+	return hiveView(t, p, alias), audit.PathNative, nil
 }
 
 // ResolveAlias is how the handler serves the raw-table alias a Hive/Spark policy view reads:
@@ -403,6 +429,13 @@ func (g *Guard) CheckRaw(ctx context.Context, db, table string) error {
 	case policy.Restricted:
 		err := errs.Denied("%s is protected: its partitions, locations and statistics are not served to %s", obj, c.who.User)
 		g.record(ctx, c, ActionReadRaw, obj, audit.OutcomeDenied, audit.PathNone, &d, err)
+		var perr error
+		if !d.NeedsWorker && c.prof.Trusted {
+			_, perr = buildPlan(tableRef(t), d, c.prof.dialect, c.env())
+		}
+		if g.usesWorker(c, d, perr) {
+			return &hms.WithheldError{Err: err}
+		}
 		return err
 	default:
 		g.record(ctx, c, ActionReadRaw, obj, audit.OutcomeHidden, audit.PathNone, &d, nil)
