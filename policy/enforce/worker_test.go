@@ -1,0 +1,153 @@
+package enforce
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/hms"
+	"github.com/propolis/propolis/internal/errs"
+	"github.com/propolis/propolis/thrift"
+	"github.com/propolis/propolis/workers/token"
+)
+
+func newWorkerFixture(t *testing.T) (*fixture, *token.Signer) {
+	t.Helper()
+	f := newFixture(t)
+	signer, err := token.NewSigner([]token.Key{{ID: "k1", Secret: testKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.g.workers = &WorkerPath{
+		Signer: signer, TTL: time.Hour, Base: "s3a://propolis/",
+		LoadPartitions: func(_ context.Context, db, table string) ([]*hm.Partition, error) {
+			return []*hm.Partition{
+				{Values: []string{"2024-01-02"}, Sd: &hm.StorageDescriptor{Location: "s3://lake/sales/customers/dt=2024-01-02"}},
+				{Values: []string{"2024-01-01"}, Sd: &hm.StorageDescriptor{Location: "s3://lake/sales/customers/dt=2024-01-01"}},
+			}, nil
+		},
+	}
+	return f, signer
+}
+
+func tokenOf(t *testing.T, tb *hm.Table) string {
+	t.Helper()
+	tok, ok := strings.CutPrefix(tb.Sd.Location, "s3a://propolis/")
+	if !ok {
+		t.Fatalf("location %q is not on the fleet", tb.Sd.Location)
+	}
+	return tok
+}
+
+func TestWorkerTable(t *testing.T) {
+	f, signer := newWorkerFixture(t)
+	orig := f.tables["customers"]
+	before := deepCopyTable(orig)
+	erin := thrift.Identity{User: "erin", Groups: []string{"analysts", "eu_analysts"}, Source: "sasl"}
+
+	// An untrusted engine gets the worker-path table instead of a refusal.
+	got, err := f.g.Table(as("notebook", erin), orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(orig, before) {
+		t.Fatal("Table changed the table it was given")
+	}
+	if got.TableType != "EXTERNAL_TABLE" || len(got.PartitionKeys) != 0 || got.Parameters["spark.sql.sources.schema"] != "" || got.Sd.SerdeInfo.SerializationLib != parquetSerde {
+		t.Fatalf("worker table = %+v", got)
+	}
+	var cols []string
+	for _, c := range got.Sd.Cols {
+		cols = append(cols, c.Name+" "+c.Type)
+	}
+	want := "id bigint, name string, email string, phone string, region string, account_manager string, dt date"
+	if strings.Join(cols, ", ") != want {
+		t.Fatalf("columns = %s, want %s (ssn hidden, phone masked to a string, dt a data column)", strings.Join(cols, ", "), want)
+	}
+	claims, err := signer.Verify(tokenOf(t, got))
+	if err != nil || claims.User != "erin" || claims.Object() != "sales.customers" || claims.Version != 7 || claims.Profile != "notebook" {
+		t.Fatalf("token claims = %+v, %v", claims, err)
+	}
+
+	// Its statistics and partitions are withheld, statistics answering empty.
+	if err := f.g.CheckRaw(as("notebook", erin), "sales", "customers"); !errors.As(err, new(*hms.WithheldError)) || !errors.Is(err, errs.ErrDenied) {
+		t.Fatalf("CheckRaw = %v, want withheld and denied", err)
+	}
+
+	// A trusted Trino still gets its native view; scores (a worker-only mask) goes to the fleet.
+	if v, err := f.g.Table(as("trino", erin), orig); err != nil || v.TableType != "VIRTUAL_VIEW" {
+		t.Fatalf("trusted trino: %v, %v", v, err)
+	}
+	if v, err := f.g.Table(as("trino", erin), f.tables["scores"]); err != nil || !strings.HasPrefix(v.Sd.Location, "s3a://propolis/") {
+		t.Fatalf("scores through trino: %v, %v", v, err)
+	}
+}
+
+func TestWorkerPlan(t *testing.T) {
+	f, signer := newWorkerFixture(t)
+	ctx := context.Background()
+	erin := thrift.Identity{User: "erin", Groups: []string{"analysts", "eu_analysts"}, Source: "sasl"}
+	got, err := f.g.Table(as("notebook", erin), f.tables["customers"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := tokenOf(t, got)
+	spec, err := f.g.Plan(ctx, tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.User != "erin" || spec.Filter == "" || !strings.Contains(spec.Filter, "'erin'") && !strings.Contains(spec.Filter, "current_user()") {
+		t.Fatalf("plan = %+v", spec)
+	}
+	if len(spec.Locations) != 2 || spec.Locations[0].Name != "dt=2024-01-01" || spec.Locations[0].Partition["dt"] != "2024-01-01" {
+		t.Fatalf("locations = %+v", spec.Locations)
+	}
+	for _, c := range spec.Columns {
+		if c.Name == "ssn" {
+			t.Fatal("hidden column in the plan")
+		}
+		if c.Name == "email" && (c.Expr == "" || c.Source != "") {
+			t.Fatalf("email is not masked: %+v", c)
+		}
+	}
+
+	forge := func(c token.Claims) string {
+		s, err := signer.Issue(c, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cases := []struct {
+		name string
+		tok  string
+		kind errs.Kind
+	}{
+		{"tampered", tok[:len(tok)-2] + "xx", errs.KindDenied},
+		{"other policy version", forge(token.Claims{User: "erin", Groups: erin.Groups, DB: "sales", Table: "customers", Version: 6}), errs.KindDenied},
+		{"hidden table", forge(token.Claims{User: "oscar", DB: "sales", Table: "payments", Version: 7}), errs.KindNotFound},
+		{"missing table", forge(token.Claims{User: "erin", DB: "sales", Table: "nope", Version: 7}), errs.KindNotFound},
+		{"partition of an unpartitioned table", forge(token.Claims{User: "erin", DB: "sales", Table: "regions", Version: 7, Parts: "dt=1"}), errs.KindDenied},
+	}
+	for _, c := range cases {
+		if _, err := f.g.Plan(ctx, c.tok); errs.KindOf(err) != c.kind {
+			t.Errorf("%s: Plan = %v, want %s", c.name, err, c.kind)
+		}
+	}
+	one, err := f.g.Plan(ctx, forge(token.Claims{User: "erin", Groups: erin.Groups, DB: "sales", Table: "customers", Version: 7, Parts: "dt=2024-01-02"}))
+	if err != nil || len(one.Locations) != 1 || one.Locations[0].Name != "dt=2024-01-02" {
+		t.Fatalf("partition-scoped plan = %+v, %v", one, err)
+	}
+}
+
+func deepCopyTable(t *hm.Table) *hm.Table {
+	c := *t
+	sd := *t.Sd
+	c.Sd = &sd
+	return &c
+}
