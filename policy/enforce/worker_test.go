@@ -132,7 +132,7 @@ func TestWorkerPlan(t *testing.T) {
 		{"other policy version", forge(token.Claims{User: "erin", Groups: erin.Groups, DB: "sales", Table: "customers", Version: 6}), errs.KindDenied},
 		{"hidden table", forge(token.Claims{User: "oscar", DB: "sales", Table: "payments", Version: 7}), errs.KindNotFound},
 		{"missing table", forge(token.Claims{User: "erin", DB: "sales", Table: "nope", Version: 7}), errs.KindNotFound},
-		{"partition of an unpartitioned table", forge(token.Claims{User: "erin", DB: "sales", Table: "regions", Version: 7, Parts: "dt=1"}), errs.KindDenied},
+		{"partition of an unpartitioned table", forge(token.Claims{User: "erin", Groups: erin.Groups, DB: "sales", Table: "regions", Version: 7, Parts: "dt=1"}), errs.KindDenied},
 	}
 	for _, c := range cases {
 		if _, err := f.g.Plan(ctx, c.tok); errs.KindOf(err) != c.kind {
