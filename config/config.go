@@ -35,6 +35,8 @@ type Config struct {
 	Federation Federation `yaml:"federation"`
 	// Policy enforces access policy per user and engine.
 	Policy Policy `yaml:"policy"`
+	// Workers is the worker path and the worker processes' own settings.
+	Workers Workers `yaml:"workers"`
 
 	// source names the file the config came from, for error messages.
 	source string
@@ -204,6 +206,7 @@ func (c *Config) ApplyDefaults() error {
 	c.Log.Format = strings.ToLower(c.Log.Format)
 	c.Federation.applyDefaults()
 	c.Policy.applyDefaults(c.DataDir)
+	c.Workers.applyDefaults(c.Admin.Listen)
 	return nil
 }
 
@@ -311,6 +314,10 @@ func (c *Config) Validate() error {
 	}
 	c.Federation.validate(add)
 	c.Policy.validate(c.Listen, c.Admin.Listen, add)
+	c.Workers.validate(add)
+	if c.Workers.Enabled && !c.Policy.Enabled {
+		add("workers.enabled", "the worker path serves policy decisions: it needs policy.enabled")
+	}
 	return errors.Join(problems...)
 }
 
