@@ -22,6 +22,7 @@ import (
 	"github.com/propolis/propolis/policy/audit"
 	"github.com/propolis/propolis/policy/enforce"
 	"github.com/propolis/propolis/policy/store"
+	"github.com/propolis/propolis/workers/token"
 	"github.com/propolis/propolis/presto"
 	pthrift "github.com/propolis/propolis/thrift"
 )
@@ -83,7 +84,7 @@ func enforceProfiles(cfg config.Policy) []enforce.Profile {
 }
 
 // startPolicy opens the policy store, starts watching it and builds the guard.
-func startPolicy(ctx context.Context, cfg *config.Config, load func(ctx context.Context, db, table string) (*hm.Table, error), log *slog.Logger) (*policyRuntime, error) {
+func startPolicy(ctx context.Context, cfg *config.Config, load func(ctx context.Context, db, table string) (*hm.Table, error), parts func(ctx context.Context, db, table string) ([]*hm.Partition, error), log *slog.Logger) (*policyRuntime, error) {
 	rt := &policyRuntime{}
 	st, err := store.Open(ctx, cfg.Store.Driver, cfg.Store.DSN)
 	if err != nil {
@@ -99,8 +100,14 @@ func startPolicy(ctx context.Context, cfg *config.Config, load func(ctx context.
 		rt.Close()
 		return nil, err
 	}
+	wp, err := workerPath(cfg.Workers, parts)
+	if err != nil {
+		rt.Close()
+		return nil, err
+	}
 	rt.guard, err = enforce.New(enforce.Config{
 		Profiles: enforceProfiles(cfg.Policy), Default: cfg.Policy.DefaultProfile, AliasKey: key, LoadTable: load,
+		Workers: wp,
 	}, rt.current.Load, rt.audit, log.With("component", "policy"))
 	if err != nil {
 		rt.Close()
@@ -115,6 +122,26 @@ func startPolicy(ctx context.Context, cfg *config.Config, load func(ctx context.
 		log.Info("access policy in force", "version", p.Version())
 	})
 	return rt, nil
+}
+
+// workerPath is the guard's worker path, nil when the fleet is not enabled.
+func workerPath(cfg config.Workers, parts func(ctx context.Context, db, table string) ([]*hm.Partition, error)) (*enforce.WorkerPath, error) {
+	if !cfg.Enabled {
+		return nil, nil
+	}
+	signer, err := tokenSigner(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &enforce.WorkerPath{Signer: signer, TTL: cfg.TokenTTL, Base: cfg.Location(), LoadPartitions: parts}, nil
+}
+
+func tokenSigner(cfg config.Workers) (*token.Signer, error) {
+	keys := make([]token.Key, len(cfg.TokenKeys))
+	for i, k := range cfg.TokenKeys {
+		keys[i] = token.Key{ID: k.ID, Secret: []byte(k.Secret)}
+	}
+	return token.NewSigner(keys)
 }
 
 func policyCommand() *cli.Command {

@@ -28,6 +28,7 @@ import (
 	"github.com/propolis/propolis/hms/embedded"
 	"github.com/propolis/propolis/internal/errs"
 	"github.com/propolis/propolis/policy/enforce"
+	wplan "github.com/propolis/propolis/workers/plan"
 	pthrift "github.com/propolis/propolis/thrift"
 )
 
@@ -155,15 +156,21 @@ func serve(c *cli.Context) error {
 	// Methods Propolis does not model are passed, verbatim, to the upstream metastore that owns
 	// the database they name, so newer clients keep working.
 	fwdCfg := hms.ForwarderConfig{Registerer: reg, Log: log.With("component", "forward")}
+	var fleet http.Handler // the workers' plan endpoint, with the worker path on
 	if cfg.Policy.Enabled {
 		pol, err := startPolicy(ctx, cfg, func(ctx context.Context, db, table string) (*hm.Table, error) {
 			return fed.router.Load().GetTable(ctx, db, table)
+		}, func(ctx context.Context, db, table string) ([]*hm.Partition, error) {
+			return fed.router.Load().ListPartitions(ctx, db, table, hms.PartitionQuery{})
 		}, log)
 		if err != nil {
 			return err
 		}
 		defer pol.Close()
 		handler.SetGuard(pol.guard)
+		if cfg.Workers.Enabled {
+			fleet = wplan.Handler(pol.guard, cfg.Workers.FleetKey)
+		}
 		// No policy can be applied to an opaque reply: with policy on, unmodeled methods answer
 		// UNKNOWN_METHOD and clients fall back to calls Propolis models, where policy applies.
 		fwdCfg.Deny = func(method string) error {
@@ -200,7 +207,7 @@ func serve(c *cli.Context) error {
 			return fmt.Errorf("admin listen on %s: %w", cfg.Admin.Listen, err)
 		}
 		ready["admin"] = aln.Addr().String()
-		admin = &http.Server{Handler: adminMux(prometheus.Gatherers{reg, &fed.metrics}, store, fed), ReadHeaderTimeout: 10 * time.Second}
+		admin = &http.Server{Handler: adminMux(prometheus.Gatherers{reg, &fed.metrics}, store, fed, fleet), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				log.Error("admin server stopped", "err", err)
@@ -273,8 +280,12 @@ func writeReady(path string, addrs map[string]string) error {
 
 type pinger interface{ Ping(context.Context) error }
 
-func adminMux(metrics prometheus.Gatherer, store pinger, fed *federationLive) *http.ServeMux {
+func adminMux(metrics prometheus.Gatherer, store pinger, fed *federationLive, fleet http.Handler) *http.ServeMux {
 	mux := http.NewServeMux()
+	if fleet != nil {
+		mux.Handle("POST "+wplan.Path, fleet)
+		mux.Handle("POST "+wplan.IssuePath, fleet)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		io.WriteString(w, "ok\n")

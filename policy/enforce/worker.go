@@ -308,3 +308,56 @@ func (g *Guard) locations(ctx context.Context, t *hm.Table, parts string) ([]wpl
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
 }
+
+// ActionWorkerIssue audits tokens issued to Arrow Flight clients.
+const ActionWorkerIssue = "worker_issue"
+
+// Issue is the token a Flight client reading db.table as req.User gets (wplan.Issuer): the
+// same decision get_table makes, for the "flight" engine, which is never trusted with raw
+// files. A table the user may not see is not found, as in the metastore.
+func (g *Guard) Issue(ctx context.Context, req wplan.IssueRequest) (string, error) {
+	c := &call{prof: &profile{Profile: Profile{Name: FlightProfile}}, who: policy.Principal{User: req.User, Groups: req.Groups}}
+	obj := qualified(req.DB, req.Table)
+	if g.workers == nil {
+		return "", errs.Unsupported("the worker path is not enabled on this server")
+	}
+	if req.User == "" {
+		err := errs.Denied("a worker token needs a user")
+		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeDenied, audit.PathWorker, nil, err)
+		return "", err
+	}
+	if c.pol = g.current(); c.pol == nil {
+		err := errs.Unavailable("no access policy is loaded; %s is not served", obj)
+		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeDenied, audit.PathWorker, nil, err)
+		return "", err
+	}
+	if g.load == nil {
+		return "", errs.Unavailable("the guard has no table loader")
+	}
+	if !c.pol.TableVisible(c.who, strings.ToLower(req.DB), strings.ToLower(req.Table)) {
+		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeHidden, audit.PathWorker, nil, nil)
+		return "", hms.TableNotFound(req.DB, req.Table)
+	}
+	t, err := g.load(ctx, req.DB, req.Table)
+	if err != nil {
+		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeDenied, audit.PathWorker, nil, err)
+		return "", err
+	}
+	d, err := c.pol.DecideTable(c.who, tableRef(t))
+	if err != nil || (d.Outcome != policy.Raw && d.Outcome != policy.Restricted) {
+		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeHidden, audit.PathWorker, &d, err)
+		return "", hms.TableNotFound(req.DB, req.Table)
+	}
+	tok, err := g.workers.Signer.Issue(token.Claims{
+		User: req.User, Groups: req.Groups, Profile: FlightProfile,
+		DB: strings.ToLower(t.DbName), Table: strings.ToLower(t.TableName), Version: c.version(),
+	}, g.workers.TTL)
+	if err != nil {
+		return "", err
+	}
+	g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeRestricted, audit.PathWorker, &d, nil)
+	return tok, nil
+}
+
+// FlightProfile is the engine name Arrow Flight reads are audited under.
+const FlightProfile = "flight"

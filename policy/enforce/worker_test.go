@@ -13,6 +13,7 @@ import (
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/internal/errs"
 	"github.com/propolis/propolis/thrift"
+	wplan "github.com/propolis/propolis/workers/plan"
 	"github.com/propolis/propolis/workers/token"
 )
 
@@ -142,6 +143,20 @@ func TestWorkerPlan(t *testing.T) {
 	one, err := f.g.Plan(ctx, forge(token.Claims{User: "erin", Groups: erin.Groups, DB: "sales", Table: "customers", Version: 7, Parts: "dt=2024-01-02"}))
 	if err != nil || len(one.Locations) != 1 || one.Locations[0].Name != "dt=2024-01-02" {
 		t.Fatalf("partition-scoped plan = %+v, %v", one, err)
+	}
+
+	// Arrow Flight clients get tokens through Issue, decided as get_table decides.
+	ftok, err := f.g.Issue(ctx, wplan.IssueRequest{User: "erin", Groups: erin.Groups, DB: "sales", Table: "customers"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fs, err := f.g.Plan(ctx, ftok); err != nil || fs.Filter != spec.Filter || len(fs.Columns) != len(spec.Columns) {
+		t.Fatalf("plan of an issued token = %+v, %v", fs, err)
+	}
+	for _, req := range []wplan.IssueRequest{{User: "oscar", DB: "sales", Table: "customers"}, {User: "erin", Groups: erin.Groups, DB: "sales", Table: "payments"}, {DB: "sales", Table: "customers"}} {
+		if _, err := f.g.Issue(ctx, req); err == nil {
+			t.Errorf("Issue(%+v) succeeded", req)
+		}
 	}
 }
 

@@ -19,8 +19,25 @@ type Planner interface {
 	Plan(ctx context.Context, token string) (*Spec, error)
 }
 
-// Path is where servers answer plan requests (on the admin listener).
-const Path = "/-/worker/plan"
+// Issuer is the server side of Arrow Flight's "read this table as this user": the policy
+// decides, and a table the user may read gets a token, as get_table would have given.
+type Issuer interface {
+	Issue(ctx context.Context, req IssueRequest) (string, error)
+}
+
+// IssueRequest names the caller (as the worker authenticated it) and the table.
+type IssueRequest struct {
+	User   string   `json:"user"`
+	Groups []string `json:"groups,omitempty"`
+	DB     string   `json:"db"`
+	Table  string   `json:"table"`
+}
+
+// Paths where servers answer the fleet (on the admin listener).
+const (
+	Path      = "/-/worker/plan"
+	IssuePath = "/-/worker/issue"
+)
 
 // MinFleetKey is the shortest fleet key accepted.
 const MinFleetKey = 16
@@ -34,10 +51,16 @@ type failure struct {
 	Message string `json:"message"`
 }
 
-// Handler serves Planner over HTTP to workers that present the fleet key. The plan names the
-// real files of protected tables, so only the fleet may ask for it: a token alone is not
-// enough.
-func Handler(p Planner, fleetKey string) http.Handler {
+// Server is what a Propolis server answers workers.
+type Server interface {
+	Planner
+	Issuer
+}
+
+// Handler serves s over HTTP (Path and IssuePath) to workers that present the fleet key. A
+// plan names the real files of protected tables, so only the fleet may ask for one: a token
+// alone is not enough.
+func Handler(s Server, fleetKey string) http.Handler {
 	want := []byte("Bearer " + fleetKey)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodPost {
@@ -48,20 +71,40 @@ func Handler(p Planner, fleetKey string) http.Handler {
 			writeFailure(w, http.StatusUnauthorized, errs.Denied("plan requests need the fleet key"))
 			return
 		}
-		var req request
 		dec := json.NewDecoder(io.LimitReader(r.Body, 64<<10))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&req); err != nil {
-			writeFailure(w, http.StatusBadRequest, errs.Invalid("malformed plan request: %v", err))
-			return
-		}
-		spec, err := p.Plan(r.Context(), req.Token)
-		if err != nil {
-			writeFailure(w, statusOf(err), err)
+		var out any
+		switch r.URL.Path {
+		case Path:
+			var req request
+			if err := dec.Decode(&req); err != nil {
+				writeFailure(w, http.StatusBadRequest, errs.Invalid("malformed plan request: %v", err))
+				return
+			}
+			spec, err := s.Plan(r.Context(), req.Token)
+			if err != nil {
+				writeFailure(w, statusOf(err), err)
+				return
+			}
+			out = spec
+		case IssuePath:
+			var req IssueRequest
+			if err := dec.Decode(&req); err != nil {
+				writeFailure(w, http.StatusBadRequest, errs.Invalid("malformed issue request: %v", err))
+				return
+			}
+			tok, err := s.Issue(r.Context(), req)
+			if err != nil {
+				writeFailure(w, statusOf(err), err)
+				return
+			}
+			out = request{Token: tok}
+		default:
+			writeFailure(w, http.StatusNotFound, errs.NotFound("no such fleet endpoint %s", r.URL.Path))
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(spec)
+		_ = json.NewEncoder(w).Encode(out)
 	})
 }
 
@@ -97,19 +140,36 @@ type Client struct {
 // Plan fetches the plan for token. Errors keep the server's kind (a denied token stays
 // errs.Denied); an unreachable fleet of servers is errs.Unavailable.
 func (c *Client) Plan(ctx context.Context, token string) (*Spec, error) {
+	var spec Spec
+	if err := c.post(ctx, Path, request{Token: token}, &spec); err != nil {
+		return nil, err
+	}
+	return &spec, nil
+}
+
+// Issue asks a server for a token for req's user and table.
+func (c *Client) Issue(ctx context.Context, req IssueRequest) (string, error) {
+	var out request
+	if err := c.post(ctx, IssuePath, req, &out); err != nil {
+		return "", err
+	}
+	return out.Token, nil
+}
+
+func (c *Client) post(ctx context.Context, path string, in, out any) error {
 	if len(c.Servers) == 0 {
-		return nil, errs.Unavailable("no Propolis server is configured to ask for plans")
+		return errs.Unavailable("no Propolis server is configured to ask for plans")
 	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 30 * time.Second}
 	}
-	body, _ := json.Marshal(request{Token: token})
+	body, _ := json.Marshal(in)
 	var last error
 	for _, s := range c.Servers {
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(s, "/")+Path, bytes.NewReader(body))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(s, "/")+path, bytes.NewReader(body))
 		if err != nil {
-			return nil, errs.Invalid("plan server %q: %w", s, err)
+			return errs.Invalid("plan server %q: %w", s, err)
 		}
 		req.Header.Set("Authorization", "Bearer "+c.FleetKey)
 		req.Header.Set("Content-Type", "application/json")
@@ -130,15 +190,14 @@ func (c *Client) Plan(ctx context.Context, token string) (*Spec, error) {
 				last = errs.Unavailable("plan server %s answered %s", s, resp.Status)
 				continue
 			}
-			return nil, fromKind(f.Kind, f.Message)
+			return fromKind(f.Kind, f.Message)
 		}
-		var spec Spec
-		if err := json.Unmarshal(data, &spec); err != nil {
-			return nil, errs.Unavailable("plan server %s sent a malformed plan: %w", s, err)
+		if err := json.Unmarshal(data, out); err != nil {
+			return errs.Unavailable("plan server %s sent a malformed answer: %w", s, err)
 		}
-		return &spec, nil
+		return nil
 	}
-	return nil, last
+	return last
 }
 
 // fromKind rebuilds an error of the kind the server reported.

@@ -11,6 +11,13 @@ import (
 
 type planner map[string]*Spec
 
+func (p planner) Issue(_ context.Context, req IssueRequest) (string, error) {
+	if req.User == "alice" {
+		return "good", nil
+	}
+	return "", errs.NotFound("table %s.%s not found", req.DB, req.Table)
+}
+
 func (p planner) Plan(_ context.Context, tok string) (*Spec, error) {
 	if s, ok := p[tok]; ok {
 		return s, nil
@@ -33,6 +40,13 @@ func TestClientHandler(t *testing.T) {
 	}
 	if _, err := c.Plan(ctx, "bad"); !errors.Is(err, errs.ErrDenied) {
 		t.Fatalf("bad token: %v, want denied", err)
+	}
+	tok, err := c.Issue(ctx, IssueRequest{User: "alice", DB: "sales", Table: "t"})
+	if err != nil || tok != "good" {
+		t.Fatalf("Issue = %q, %v", tok, err)
+	}
+	if _, err := c.Issue(ctx, IssueRequest{User: "oscar", DB: "sales", Table: "t"}); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("Issue for a hidden table: %v, want not found", err)
 	}
 	wrong := &Client{Servers: []string{srv.URL}, FleetKey: "not-the-fleet-key"}
 	if _, err := wrong.Plan(ctx, "good"); !errors.Is(err, errs.ErrDenied) {
