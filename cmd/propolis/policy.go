@@ -22,9 +22,9 @@ import (
 	"github.com/propolis/propolis/policy/audit"
 	"github.com/propolis/propolis/policy/enforce"
 	"github.com/propolis/propolis/policy/store"
-	"github.com/propolis/propolis/workers/token"
 	"github.com/propolis/propolis/presto"
 	pthrift "github.com/propolis/propolis/thrift"
+	"github.com/propolis/propolis/workers/token"
 )
 
 // policyRuntime is the live policy of a serving process: the newest valid version from the

@@ -28,8 +28,8 @@ import (
 	"github.com/propolis/propolis/hms/embedded"
 	"github.com/propolis/propolis/internal/errs"
 	"github.com/propolis/propolis/policy/enforce"
-	wplan "github.com/propolis/propolis/workers/plan"
 	pthrift "github.com/propolis/propolis/thrift"
+	wplan "github.com/propolis/propolis/workers/plan"
 )
 
 func serveCommand() *cli.Command {
