@@ -37,7 +37,8 @@ say "java for trino: $("$TRINO_JAVA_HOME/bin/java" -version 2>&1 | head -1)"
 
 # ---------------------------------------------------------------- Python venv
 VENV="$CACHE/venv"
-want_py="pyspark==$PYSPARK_VERSION pyiceberg[hive,pyarrow]==$PYICEBERG_VERSION"
+DUCKDB_VERSION="${DUCKDB_VERSION:-2.0.0}"
+want_py="pyspark==$PYSPARK_VERSION pyiceberg[hive,pyarrow]==$PYICEBERG_VERSION duckdb==$DUCKDB_VERSION"
 if [ -f "$VENV/.propolis-installed" ] && [ "$(cat "$VENV/.propolis-installed")" = "$want_py" ]; then
   say "python venv up to date ($want_py)"
 else
@@ -49,11 +50,30 @@ else
   # shellcheck disable=SC2086
   "$VENV/bin/python" -m pip install --progress-bar on $want_py \
     || die "pip could not download/install: $want_py (from PyPI)"
-  "$VENV/bin/python" -c 'import pyspark, pyiceberg, pyarrow, thrift' \
-    || die "the venv at $VENV cannot import pyspark/pyiceberg/pyarrow/thrift after install"
+  "$VENV/bin/python" -c 'import pyspark, pyiceberg, pyarrow, pyarrow.flight, thrift, duckdb' \
+    || die "the venv at $VENV cannot import pyspark/pyiceberg/pyarrow(.flight)/thrift/duckdb after install"
   echo "$want_py" > "$VENV/.propolis-installed"
 fi
 say "pyspark $("$VENV/bin/python" -c 'import pyspark; print(pyspark.__version__)'), pyiceberg $("$VENV/bin/python" -c 'import pyiceberg; print(pyiceberg.__version__)')"
+
+# ---------------------------------------------------------------- hadoop-aws for Spark's s3a
+# Spark reads worker-path tables through s3a: hadoop-aws matching pyspark's Hadoop (3.3.4) and
+# the AWS SDK bundle it was built against, from Maven Central, checked against their .sha1.
+JARS="$CACHE/jars"
+mkdir -p "$JARS"
+fetch_jar() { # group-path artifact version
+  local url="$MAVEN_REPO/$1/$2/$3/$2-$3.jar" out="$JARS/$2-$3.jar"
+  if [ -f "$out" ]; then return 0; fi
+  local sha1
+  sha1="$(curl -fsSL --retry 3 "$url.sha1" | awk '{print $1}')" || die "could not download $url.sha1"
+  say "downloading $2-$3.jar from Maven Central"
+  curl -fL --retry 5 --retry-delay 3 --progress-bar -o "$out.part" "$url" || { rm -f "$out.part"; die "could not download $url"; }
+  echo "$sha1  $out.part" | sha1sum -c --quiet - || { rm -f "$out.part"; die "checksum mismatch for $url"; }
+  mv "$out.part" "$out"
+}
+fetch_jar org/apache/hadoop hadoop-aws 3.3.4
+fetch_jar com/amazonaws aws-java-sdk-bundle 1.12.262
+say "s3a jars ready in $JARS"
 
 # ---------------------------------------------------------------- Trino
 TRINO_HOME="$CACHE/trino/trino-server-$TRINO_VERSION"
