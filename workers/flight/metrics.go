@@ -11,6 +11,8 @@ type metrics struct {
 	active                  prometheus.Gauge
 	rejected                *prometheus.CounterVec
 	calls                   *prometheus.CounterVec
+	streamSeconds           prometheus.Histogram
+	firstBatchSeconds       prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -33,11 +35,19 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "propolis_flight_calls_total", Help: "Flight calls by method and gRPC code.",
 		}, []string{"method", "code"}),
+		streamSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "propolis_flight_stream_seconds", Help: "Duration of DoGet streams, opening the ticket included.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+		firstBatchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "propolis_flight_first_batch_seconds", Help: "Time from a DoGet call to its first record batch (opening, reading and transforming the first rows).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.rows, m.batches, m.bytesOut, m.active, m.rejected, m.calls} {
+	for _, c := range []prometheus.Collector{m.rows, m.batches, m.bytesOut, m.active, m.rejected, m.calls, m.streamSeconds, m.firstBatchSeconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package flight
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
@@ -60,6 +62,8 @@ type Config struct {
 	Authenticator Authenticator
 	BearerKey     []byte
 	BearerTTL     time.Duration
+	// TLS, when set, serves Flight over TLS (grpc+tls locations).
+	TLS *tls.Config
 	// MaxMessageBytes bounds every gRPC message either way, a record batch included.
 	MaxMessageBytes int
 	// CallTimeout is the deadline of every call, a whole DoGet stream included.
@@ -137,12 +141,16 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("flight: metrics: %w", err)
 	}
 	s := &Server{cfg: cfg, mem: cfg.Allocator, log: cfg.Logger, m: m, streams: make(chan struct{}, cfg.MaxStreams)}
-	s.gs = grpc.NewServer(
+	opts := []grpc.ServerOption{
 		grpc.MaxRecvMsgSize(cfg.MaxMessageBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMessageBytes),
 		grpc.ChainUnaryInterceptor(s.unaryInterceptor),
 		grpc.ChainStreamInterceptor(s.streamInterceptor),
-	)
+	}
+	if cfg.TLS != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(cfg.TLS)))
+	}
+	s.gs = grpc.NewServer(opts...)
 	pb.RegisterFlightServiceServer(s.gs, s)
 	return s, nil
 }
@@ -392,6 +400,8 @@ func (s *Server) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServ
 	}
 	s.m.active.Inc()
 	defer s.m.active.Dec()
+	start := time.Now()
+	defer func() { s.m.streamSeconds.Observe(time.Since(start).Seconds()) }()
 
 	rdr, err := s.cfg.Backend.Open(ctx, caller, tkt.Ticket)
 	if err != nil {
@@ -401,7 +411,7 @@ func (s *Server) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServ
 
 	cs := &countingStream{FlightService_DoGetServer: stream}
 	w := flight.NewRecordWriter(cs, ipc.WithSchema(rdr.Schema()), ipc.WithAllocator(s.mem))
-	closed := false
+	closed, first := false, true
 	defer func() {
 		if !closed {
 			w.Close()
@@ -412,6 +422,10 @@ func (s *Server) DoGet(tkt *flight.Ticket, stream flight.FlightService_DoGetServ
 			return err
 		}
 		rec := rdr.RecordBatch()
+		if first {
+			s.m.firstBatchSeconds.Observe(time.Since(start).Seconds())
+			first = false
+		}
 		before := cs.n
 		if err := w.Write(rec); err != nil {
 			if cerr := ctx.Err(); cerr != nil {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -418,6 +420,12 @@ func TestMetrics(t *testing.T) {
 	}
 	if b := value(t, m.bytesOut); b < 24*8 {
 		t.Errorf("bytes out %v", b)
+	}
+	for name, h := range map[string]prometheus.Histogram{"stream": m.streamSeconds, "first batch": m.firstBatchSeconds} {
+		var d dto.Metric
+		if err := h.Write(&d); err != nil || d.Histogram.GetSampleCount() != 3 {
+			t.Errorf("%s seconds: %d samples (%v), want 3", name, d.Histogram.GetSampleCount(), err)
+		}
 	}
 	mfs, err := f.regs[0].Gather()
 	if err != nil || len(mfs) < 5 {
