@@ -187,7 +187,7 @@ func mapStrings(mem memory.Allocator, s *array.String, f func(v string, buf []by
 	defer b.Release()
 	n := s.Len()
 	b.Reserve(n)
-	b.ReserveData(s.ValueOffset(n) - s.ValueOffset(0))
+	b.ReserveData(len(s.ValueBytes()))
 	var buf []byte
 	for i := 0; i < n; i++ {
 		if s.IsNull(i) {
@@ -206,7 +206,7 @@ func mapStrings(mem memory.Allocator, s *array.String, f func(v string, buf []by
 }
 
 // substr is Spark's substringSQL over code points: positions are 1-based, 0 reads as 1, a
-// negative position counts from the end, a negative length gives ''.
+// negative position counts from the end, a negative length gives ”.
 func substr(mem memory.Allocator, a []arrow.Array) arrow.Array {
 	s := a[0].(*array.String)
 	pos := a[1].(*array.Int64)
@@ -254,7 +254,7 @@ func substr(mem memory.Allocator, a []arrow.Array) arrow.Array {
 }
 
 // pad is Spark's lpad/rpad: a string longer than the target is cut to it, a target below 1
-// gives '', an empty pad leaves the string (cut to the target) as it is.
+// gives ”, an empty pad leaves the string (cut to the target) as it is.
 func pad(mem memory.Allocator, a []arrow.Array, left bool) arrow.Array {
 	s, ln, p := a[0].(*array.String), a[1].(*array.Int64), a[2].(*array.String)
 	b := array.NewStringBuilder(mem)
