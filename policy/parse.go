@@ -363,7 +363,7 @@ func (p *Policy) compile(d *decoder, root *yaml.Node) {
 								continue
 							}
 							if !validPrivilege(Privilege(s)) {
-								d.fail(v, fmt.Sprintf("%s[%d]", fp, j), "unknown privilege %q (want select, insert, create, alter, drop or all)", s)
+								d.fail(v, fmt.Sprintf("%s[%d]", fp, j), "unknown privilege %q (want select, insert, create, alter, drop, detokenize or all)", s)
 								continue
 							}
 							g.privs[Privilege(s)] = true
@@ -512,6 +512,9 @@ func (p *Policy) compile(d *decoder, root *yaml.Node) {
 }
 
 func validPrivilege(p Privilege) bool {
+	if p == Detokenize {
+		return true
+	}
 	for _, x := range Privileges {
 		if x == p {
 			return true

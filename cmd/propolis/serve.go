@@ -285,6 +285,7 @@ func adminMux(metrics prometheus.Gatherer, store pinger, fed *federationLive, fl
 	if fleet != nil {
 		mux.Handle("POST "+wplan.Path, fleet)
 		mux.Handle("POST "+wplan.IssuePath, fleet)
+		mux.Handle("POST "+wplan.AuthorizePath, fleet)
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {

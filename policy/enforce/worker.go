@@ -361,3 +361,36 @@ func (g *Guard) Issue(ctx context.Context, req wplan.IssueRequest) (string, erro
 
 // FlightProfile is the engine name Arrow Flight reads are audited under.
 const FlightProfile = "flight"
+
+// ActionWorkerAuthorize audits privileges workers exercise themselves (detokenize).
+const ActionWorkerAuthorize = "worker_authorize"
+
+// Authorize answers a worker asking whether a user holds a privilege on a table
+// (wplan.Authorizer). Only detokenize is exercised by workers; a table the user may not see
+// is not found.
+func (g *Guard) Authorize(ctx context.Context, req wplan.AuthorizeRequest) error {
+	c := &call{prof: &profile{Profile: Profile{Name: FlightProfile}}, who: policy.Principal{User: req.User, Groups: req.Groups}}
+	obj := qualified(req.DB, req.Table)
+	deny := func(err error) error {
+		g.record(ctx, c, ActionWorkerAuthorize, obj, audit.OutcomeDenied, audit.PathWorker, nil, err)
+		return err
+	}
+	if policy.Privilege(req.Privilege) != policy.Detokenize {
+		return deny(errs.Invalid("workers exercise only the detokenize privilege, not %q", req.Privilege))
+	}
+	if req.User == "" {
+		return deny(errs.Denied("%s needs a user", req.Privilege))
+	}
+	if c.pol = g.current(); c.pol == nil {
+		return deny(errs.Unavailable("no access policy is loaded"))
+	}
+	if !c.pol.TableVisible(c.who, strings.ToLower(req.DB), strings.ToLower(req.Table)) {
+		g.record(ctx, c, ActionWorkerAuthorize, obj, audit.OutcomeHidden, audit.PathWorker, nil, nil)
+		return hms.TableNotFound(req.DB, req.Table)
+	}
+	if err := c.pol.CheckWrite(c.who, policy.Detokenize, strings.ToLower(req.DB), strings.ToLower(req.Table)); err != nil {
+		return deny(errs.Denied("%s may not detokenize values of %s", req.User, obj))
+	}
+	g.record(ctx, c, ActionWorkerAuthorize, obj, audit.OutcomeRaw, audit.PathWorker, nil, nil)
+	return nil
+}

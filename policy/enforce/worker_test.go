@@ -12,6 +12,7 @@ import (
 
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/internal/errs"
+	"github.com/propolis/propolis/policy"
 	"github.com/propolis/propolis/thrift"
 	wplan "github.com/propolis/propolis/workers/plan"
 	"github.com/propolis/propolis/workers/token"
@@ -165,4 +166,40 @@ func deepCopyTable(t *hm.Table) *hm.Table {
 	sd := *t.Sd
 	c.Sd = &sd
 	return &c
+}
+
+func TestWorkerAuthorize(t *testing.T) {
+	f, _ := newWorkerFixture(t)
+	ctx := context.Background()
+	cases := []struct {
+		req  wplan.AuthorizeRequest
+		kind errs.Kind
+	}{
+		{wplan.AuthorizeRequest{User: "erin", Groups: []string{"analysts"}, Privilege: "detokenize", DB: "sales", Table: "customers"}, errs.KindDenied},
+		{wplan.AuthorizeRequest{User: "oscar", Privilege: "detokenize", DB: "sales", Table: "customers"}, errs.KindNotFound},
+		{wplan.AuthorizeRequest{User: "erin", Groups: []string{"analysts"}, Privilege: "select", DB: "sales", Table: "customers"}, errs.KindInvalid},
+		{wplan.AuthorizeRequest{Privilege: "detokenize", DB: "sales", Table: "customers"}, errs.KindDenied},
+	}
+	for _, c := range cases {
+		if err := f.g.Authorize(ctx, c.req); errs.KindOf(err) != c.kind {
+			t.Errorf("Authorize(%+v) = %v, want %s", c.req, err, c.kind)
+		}
+	}
+	// A grant of detokenize by name allows it; "all" never includes it.
+	data := []byte(`default: deny
+grants:
+  - {to: [user:fred], privileges: [all], on: "sales.*"}
+  - {to: [user:dora], privileges: [select, detokenize], on: "sales.customers"}
+`)
+	p, err := policy.Parse("inline", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pol = p.WithVersion(8)
+	if err := f.g.Authorize(ctx, wplan.AuthorizeRequest{User: "dora", Privilege: "detokenize", DB: "sales", Table: "customers"}); err != nil {
+		t.Errorf("dora holds detokenize: %v", err)
+	}
+	if err := f.g.Authorize(ctx, wplan.AuthorizeRequest{User: "fred", Privilege: "detokenize", DB: "sales", Table: "customers"}); errs.KindOf(err) != errs.KindDenied {
+		t.Errorf("fred holds all, which excludes detokenize: %v", err)
+	}
 }

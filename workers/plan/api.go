@@ -33,10 +33,26 @@ type IssueRequest struct {
 	Table  string   `json:"table"`
 }
 
+// Authorizer is the server side of privileges a worker exercises itself, such as detokenize:
+// nil when the policy grants req.Privilege on the table to the user.
+type Authorizer interface {
+	Authorize(ctx context.Context, req AuthorizeRequest) error
+}
+
+// AuthorizeRequest names the caller, the privilege and the table.
+type AuthorizeRequest struct {
+	User      string   `json:"user"`
+	Groups    []string `json:"groups,omitempty"`
+	Privilege string   `json:"privilege"`
+	DB        string   `json:"db"`
+	Table     string   `json:"table"`
+}
+
 // Paths where servers answer the fleet (on the admin listener).
 const (
-	Path      = "/-/worker/plan"
-	IssuePath = "/-/worker/issue"
+	Path          = "/-/worker/plan"
+	IssuePath     = "/-/worker/issue"
+	AuthorizePath = "/-/worker/authorize"
 )
 
 // MinFleetKey is the shortest fleet key accepted.
@@ -55,6 +71,7 @@ type failure struct {
 type Server interface {
 	Planner
 	Issuer
+	Authorizer
 }
 
 // Handler serves s over HTTP (Path and IssuePath) to workers that present the fleet key. A
@@ -99,6 +116,17 @@ func Handler(s Server, fleetKey string) http.Handler {
 				return
 			}
 			out = request{Token: tok}
+		case AuthorizePath:
+			var req AuthorizeRequest
+			if err := dec.Decode(&req); err != nil {
+				writeFailure(w, http.StatusBadRequest, errs.Invalid("malformed authorize request: %v", err))
+				return
+			}
+			if err := s.Authorize(r.Context(), req); err != nil {
+				writeFailure(w, statusOf(err), err)
+				return
+			}
+			out = struct{}{}
 		default:
 			writeFailure(w, http.StatusNotFound, errs.NotFound("no such fleet endpoint %s", r.URL.Path))
 			return
@@ -154,6 +182,12 @@ func (c *Client) Issue(ctx context.Context, req IssueRequest) (string, error) {
 		return "", err
 	}
 	return out.Token, nil
+}
+
+// Authorize asks a server whether req's user holds req's privilege on the table.
+func (c *Client) Authorize(ctx context.Context, req AuthorizeRequest) error {
+	var out struct{}
+	return c.post(ctx, AuthorizePath, req, &out)
 }
 
 func (c *Client) post(ctx context.Context, path string, in, out any) error {

@@ -11,6 +11,13 @@ import (
 
 type planner map[string]*Spec
 
+func (p planner) Authorize(_ context.Context, req AuthorizeRequest) error {
+	if req.User == "alice" && req.Privilege == "detokenize" {
+		return nil
+	}
+	return errs.Denied("%s lacks %s on %s.%s", req.User, req.Privilege, req.DB, req.Table)
+}
+
 func (p planner) Issue(_ context.Context, req IssueRequest) (string, error) {
 	if req.User == "alice" {
 		return "good", nil
@@ -47,6 +54,12 @@ func TestClientHandler(t *testing.T) {
 	}
 	if _, err := c.Issue(ctx, IssueRequest{User: "oscar", DB: "sales", Table: "t"}); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("Issue for a hidden table: %v, want not found", err)
+	}
+	if err := c.Authorize(ctx, AuthorizeRequest{User: "alice", Privilege: "detokenize", DB: "sales", Table: "t"}); err != nil {
+		t.Fatalf("Authorize: %v", err)
+	}
+	if err := c.Authorize(ctx, AuthorizeRequest{User: "bob", Privilege: "detokenize", DB: "sales", Table: "t"}); !errors.Is(err, errs.ErrDenied) {
+		t.Fatalf("Authorize bob: %v, want denied", err)
 	}
 	wrong := &Client{Servers: []string{srv.URL}, FleetKey: "not-the-fleet-key"}
 	if _, err := wrong.Plan(ctx, "good"); !errors.Is(err, errs.ErrDenied) {
