@@ -1,0 +1,9 @@
+// Package scan owns the worker's read side: where source files live (Storage: local files and
+// S3), the per-query memory budget (Budget), and the deterministic re-encoding of a source
+// Parquet file through a plan.Transform into a virtual output Parquet file (File).
+//
+// The S3 endpoint serves byte ranges of files it never materialises: the output is cut into
+// row groups that depend only on the source's metadata, each row group is re-encoded on demand
+// with fixed writer properties, and a cached layout (sizes, offsets, footer) makes every range
+// exact and stable. Nothing is written to local disk.
+package scan
