@@ -34,7 +34,8 @@ type lookup struct {
 	db, table, col string
 	where          string // canonical text of the WHERE, re-parsed and checked once the table's types are known
 	as             expr.Type
-	env            Env
+	src            LookupSource
+	env            Env // for the WHERE: the caller, without lookups (a WHERE has none)
 
 	mu       sync.Mutex
 	done     bool
@@ -66,7 +67,7 @@ func (c *compiler) inSelect(e *expr.InSelect) (node, error) {
 	if as.Kind == expr.Char || as.Kind == expr.Varchar {
 		as = expr.TString
 	}
-	l := &lookup{db: e.DB, table: e.Table, col: e.Col, as: as, env: c.env}
+	l := &lookup{db: e.DB, table: e.Table, col: e.Col, as: as, src: c.env.Lookups, env: c.env}
 	l.env.Lookups = nil
 	if e.Where != nil {
 		l.where = e.Where.String()
@@ -212,7 +213,7 @@ func (l *lookup) read(ctx context.Context, mem memory.Allocator) error {
 			}
 		}
 	}
-	rr, err := l.env.Lookups.Lookup(ctx, mem, l.db, l.table, cols)
+	rr, err := l.src.Lookup(ctx, mem, l.db, l.table, cols)
 	if err != nil {
 		return errs.Unavailable("eval: lookup %s.%s: %w", l.db, l.table, err)
 	}
