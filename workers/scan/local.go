@@ -107,5 +107,5 @@ type localReader struct {
 }
 
 func (r *localReader) ReadAt(p []byte, off int64) (int, error) { return r.f.ReadAt(p, off) }
-func (r *localReader) Info() ObjectInfo                         { return r.info }
-func (r *localReader) Close() error                             { return r.f.Close() }
+func (r *localReader) Info() ObjectInfo                        { return r.info }
+func (r *localReader) Close() error                            { return r.f.Close() }
