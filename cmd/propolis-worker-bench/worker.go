@@ -53,8 +53,8 @@ type stageMetrics struct {
 	in, out                 atomic.Int64
 }
 
-func (m *stageMetrics) SourceBytes(int64)  {}
-func (m *stageMetrics) ServedBytes(int64)  {}
+func (m *stageMetrics) SourceBytes(int64)   {}
+func (m *stageMetrics) ServedBytes(int64)   {}
 func (m *stageMetrics) Batch(in, out int64) { m.in.Add(in); m.out.Add(out) }
 func (m *stageMetrics) StageTime(s scan.Stage, d time.Duration) {
 	switch s {
