@@ -89,7 +89,7 @@ func (m Mux) Open(ctx context.Context, location string) (Reader, error) {
 func PartitionValues(location string) map[string]string {
 	dir := location
 	if u, err := url.Parse(location); err == nil && u.Scheme != "" {
-		dir = u.Path
+		dir = u.EscapedPath() // Hive escapes "/" in values as %2F: split before unescaping
 	}
 	dir = path.Dir(dir)
 	var out map[string]string
