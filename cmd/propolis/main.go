@@ -39,6 +39,7 @@ func main() {
 			serveCommand(),
 			configCommand(),
 			policyCommand(),
+			workerCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
