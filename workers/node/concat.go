@@ -52,9 +52,9 @@ func (r *concatReader) closeCur() {
 	}
 }
 
-func (r *concatReader) Schema() *arrow.Schema          { return r.tr.Schema() }
-func (r *concatReader) Record() arrow.RecordBatch      { return r.RecordBatch() }
-func (r *concatReader) Err() error                     { return r.err }
+func (r *concatReader) Schema() *arrow.Schema     { return r.tr.Schema() }
+func (r *concatReader) Record() arrow.RecordBatch { return r.RecordBatch() }
+func (r *concatReader) Err() error                { return r.err }
 func (r *concatReader) RecordBatch() arrow.RecordBatch {
 	if r.cur == nil {
 		return nil
