@@ -248,6 +248,21 @@ func castArray(mem memory.Allocator, a arrow.Array, from, to expr.Type) (arrow.A
 		if err != nil {
 			return nil, err
 		}
+		// A string out of the target's range is NULL; floating point saturates at its limits
+		// (the JVM's d2i); integers and decimals wrap.
+		if lo, hi := intRange(to); from.IsString() || from.Kind == expr.Float || from.Kind == expr.Double {
+			for i, v := range vals {
+				switch {
+				case !valid[i] || v >= lo && v <= hi:
+				case from.IsString():
+					valid[i] = false
+				case v < lo:
+					vals[i] = lo
+				default:
+					vals[i] = hi
+				}
+			}
+		}
 		return buildInts(mem, to, vals, func(i int) bool { return valid[i] })
 	case to.Kind == expr.Float || to.Kind == expr.Double:
 		return castToFloat(mem, a, from, to)
@@ -858,7 +873,7 @@ func castToTimestamp(mem memory.Allocator, a arrow.Array, from expr.Type) (arrow
 	b.Reserve(n)
 	var secs []float64
 	var secsOK []bool
-	if from.IsNumeric() || from.Kind == expr.Boolean {
+	if from.IsNumeric() {
 		var err error
 		if secs, secsOK, err = toFloat64s(a, from); err != nil {
 			return nil, err
@@ -878,6 +893,13 @@ func castToTimestamp(mem memory.Allocator, a arrow.Array, from expr.Type) (arrow
 			}
 		case *array.Date32:
 			b.Append(arrow.Timestamp(int64(src.Value(i)) * usPerDay))
+		case *array.Boolean:
+			// Spark reads true as one microsecond.
+			if src.Value(i) {
+				b.Append(1)
+			} else {
+				b.Append(0)
+			}
 		default:
 			if secs == nil || !secsOK[i] || math.IsNaN(secs[i]) || math.IsInf(secs[i], 0) {
 				b.AppendNull()
@@ -921,4 +943,16 @@ func castToBinary(mem memory.Allocator, a arrow.Array, from expr.Type) (arrow.Ar
 		}
 	}
 	return b.NewArray(), nil
+}
+
+func intRange(t expr.Type) (int64, int64) {
+	switch t.Kind {
+	case expr.TinyInt:
+		return math.MinInt8, math.MaxInt8
+	case expr.SmallInt:
+		return math.MinInt16, math.MaxInt16
+	case expr.Int:
+		return math.MinInt32, math.MaxInt32
+	}
+	return math.MinInt64, math.MaxInt64
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"math"
 	"math/big"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -525,6 +526,20 @@ func (n *negNode) eval(c *evalCtx) (arrow.Array, error) {
 		return nil, err
 	}
 	defer a.Release()
+	if f, ok := a.(*array.Float64); ok {
+		// Negation, not 0 - x: -(0.0) is -0.0.
+		b := array.NewFloat64Builder(c.mem)
+		defer b.Release()
+		b.Reserve(c.n)
+		for i := 0; i < c.n; i++ {
+			if f.IsNull(i) {
+				b.UnsafeAppendBoolToBitmap(false)
+			} else {
+				b.UnsafeAppend(-f.Value(i))
+			}
+		}
+		return b.NewArray(), nil
+	}
 	zero, err := zeroArray(c.mem, n.t, c.n)
 	if err != nil {
 		return nil, err
@@ -569,6 +584,9 @@ type arithNode struct {
 
 func (n *arithNode) typ() expr.Type { return n.t }
 func (n *arithNode) eval(c *evalCtx) (arrow.Array, error) {
+	if n.inFloat() {
+		return n.evalFloat(c)
+	}
 	la, err := evalAs(c, n.l, n.t)
 	if err != nil {
 		return nil, err
@@ -715,4 +733,46 @@ func roundHalfUp(v *big.Int, digits int) *big.Int {
 		}
 	}
 	return q
+}
+
+// inFloat: float with float or an integer is computed in float by Spark (real in Trino), though
+// the checker types it double; the worker computes in float too and widens the result through
+// its shortest text, so 0.1f + 1 is 1.1 as Spark prints it.
+func (n *arithNode) inFloat() bool {
+	l, r := n.l.typ(), n.r.typ()
+	fl := func(t expr.Type) bool { return t.Kind == expr.Float }
+	ok := func(t expr.Type) bool { return t.Kind == expr.Float || t.IsInteger() || t.Kind == expr.Null }
+	return n.op != "/" && n.t.Kind == expr.Double && (fl(l) || fl(r)) && ok(l) && ok(r)
+}
+
+func (n *arithNode) evalFloat(c *evalCtx) (arrow.Array, error) {
+	f32 := expr.Type{Kind: expr.Float}
+	la, err := evalAs(c, n.l, f32)
+	if err != nil {
+		return nil, err
+	}
+	defer la.Release()
+	ra, err := evalAs(c, n.r, f32)
+	if err != nil {
+		return nil, err
+	}
+	defer ra.Release()
+	res, err := arith(c.mem, n.op, la, ra, f32, c.n)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Release()
+	f := res.(*array.Float32)
+	b := array.NewFloat64Builder(c.mem)
+	defer b.Release()
+	b.Reserve(c.n)
+	for i := 0; i < c.n; i++ {
+		if f.IsNull(i) {
+			b.UnsafeAppendBoolToBitmap(false)
+			continue
+		}
+		v, _ := strconv.ParseFloat(strconv.FormatFloat(float64(f.Value(i)), 'g', -1, 32), 64)
+		b.UnsafeAppend(v)
+	}
+	return b.NewArray(), nil
 }

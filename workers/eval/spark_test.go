@@ -30,6 +30,11 @@ func sparkCases(t *testing.T) []sparkCase {
 	var out []sparkCase
 	for _, spec := range append(append([]string{}, maskSpecs...), funcCases...) {
 		for _, typ := range sampleTypes {
+			// char(n) literals are not padded in Spark (columns read from a table are), so a
+			// char(n) case built from literals would not be what Spark shows of a table.
+			if strings.HasPrefix(typ, "char") {
+				continue
+			}
 			e, err := expr.Mask(spec, "c", typ)
 			if err != nil || expr.NeedsWorker(e, expr.Hive) {
 				continue

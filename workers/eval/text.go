@@ -188,6 +188,9 @@ func appendPadded(b []byte, n int64, width int) []byte {
 
 func appendDate(b []byte, days int64) []byte {
 	y, m, d := civil(days)
+	if y > 9999 {
+		b = append(b, '+') // as Java's ISO formatter (and Spark) print years past 9999
+	}
 	b = appendPadded(b, y, 4)
 	b = append(b, '-')
 	b = appendPadded(b, int64(m), 2)
