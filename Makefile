@@ -44,6 +44,7 @@ bench: build ## Propolis vs the real Hive Metastore, side by side, ratios into B
 	compat-tests/hms/hms.sh setup
 	$(GO) run ./cmd/propolis-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(BENCH_ARGS)
 	$(GO) run ./cmd/propolis-policy-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(POLICY_BENCH_ARGS)
+	$(GO) run ./cmd/propolis-worker-bench --out BENCHMARKS.md $(WORKER_BENCH_ARGS)
 
 fmt: ## gofmt every Go file
 	$(GO) fmt ./...

@@ -13,7 +13,8 @@
 // serves), and, as an extra row, its batches read through File.Records (what Flight streams).
 // DuckDB runs with SET threads=1 in a fresh process per run, reading the files, computing the
 // same columns and writing Parquet to /dev/null. Runs alternate between the sides, and each
-// figure is the best of --runs by CPU time, with the spread.
+// figure is the best of --runs by CPU time, with the spread; runs after the first stop once
+// --max-time (10 minutes) would be exceeded.
 //
 //	make bench
 //	go run ./cmd/propolis-worker-bench --out BENCHMARKS.md
@@ -48,6 +49,7 @@ type options struct {
 	rowGroupRows int64
 	minBytes     int64
 	runs         int
+	maxTime      time.Duration
 	budget       int64
 	workloads    string
 	flight       bool
@@ -78,15 +80,16 @@ func main() {
 	flag.Int64Var(&o.rowGroupRows, "row-group-rows", 262_144, "rows per row group of the generated files")
 	flag.Int64Var(&o.minBytes, "min-bytes", 1_000_000_000, "refuse to measure a data set smaller than this")
 	flag.IntVar(&o.runs, "runs", 2, "runs per workload and side; the best (by CPU time) is reported, with the spread")
+	flag.DurationVar(&o.maxTime, "max-time", 10*time.Minute, "after the first run of everything, run again only while the whole bench fits in this")
 	flag.Int64Var(&o.budget, "budget", 128<<20, "the worker's per-query memory budget, bytes")
 	flag.StringVar(&o.workloads, "workloads", "", "comma-separated workloads to run: projection, hash, tokenize, lookup (default: all)")
 	flag.BoolVar(&o.flight, "flight", true, "also measure the worker's Flight path (File.Records, no Parquet encoding)")
-	flag.BoolVar(&o.quick, "quick", false, "tiny data (2 files of 20,000 rows) in a temporary directory unless --data-dir, 1 run: proves the program works, measures nothing")
+	flag.BoolVar(&o.quick, "quick", false, "tiny data (2 files of 20,000 rows) in a temporary directory unless --data-dir: proves the program works, measures nothing")
 	flag.BoolVar(&o.dryRun, "print", false, "print the report section instead of writing --out")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the worker side's runs to this file")
 	flag.Parse()
 	if o.quick {
-		o.files, o.rowsPerFile, o.rowGroupRows, o.minBytes, o.runs = 2, 20_000, 5_000, 0, 1
+		o.files, o.rowsPerFile, o.rowGroupRows, o.minBytes = 2, 20_000, 5_000, 0
 	}
 	if o.files < 1 || o.rowsPerFile < 1 || o.rowGroupRows < 1 || o.runs < 1 || o.budget < 1<<20 {
 		fmt.Fprintln(os.Stderr, "propolis-worker-bench: --files, --rows-per-file, --row-group-rows, --runs >= 1, --budget >= 1 MiB")
@@ -121,6 +124,7 @@ type result struct {
 	w       workload
 	sql     string
 	samples [nSides][]measurement
+	cut     bool // fewer runs than --runs, for --max-time
 }
 
 // best is the run with the least CPU time; spread is (worst - best) / best.
@@ -200,33 +204,50 @@ func run(ctx context.Context, o options) error {
 	}
 	mem := memory.NewGoAllocator()
 	progress("measuring %d workloads × %d sides × %d runs over %s (%d rows) on one core each", len(ws), len(sides), o.runs, fmtBytes(ds.bytes), ds.rows)
-	for _, w := range ws {
-		res := &result{w: w, sql: w.duckSQL(ds.paths(), ds.lookupPath())}
-		for r := 0; r < o.runs; r++ {
-			// Alternate the order, so drift in the machine's load hits every side alike.
-			order := slices.Clone(sides)
-			if r%2 == 1 {
-				slices.Reverse(order)
+	results := make([]*result, len(ws))
+	took := make([]time.Duration, len(ws)) // each workload's last round
+	for i, w := range ws {
+		results[i] = &result{w: w, sql: w.duckSQL(ds.paths(), ds.lookupPath())}
+	}
+	// Rounds over every workload: the first is always run whole; a later one runs a workload
+	// again only while its last round fits in what is left of --max-time. Within a round the
+	// sides alternate (worker, DuckDB, Flight, then the reverse), so drift in the machine's
+	// load hits every side alike.
+	for r := 0; r < o.runs; r++ {
+		order := slices.Clone(sides)
+		if r%2 == 1 {
+			slices.Reverse(order)
+		}
+		for i, res := range results {
+			if r > 0 && time.Since(started)+took[i] > o.maxTime {
+				if !res.cut {
+					progress("%-28s no run %d: its last round took %s and %s of --max-time %s is left", res.w.name, r+1,
+						took[i].Round(time.Second), max(0, o.maxTime-time.Since(started)).Round(time.Second), o.maxTime)
+				}
+				res.cut = true
+				continue
 			}
+			t0 := time.Now()
 			for _, s := range order {
-				m, err := measure(ctx, s, ds, w, res.sql, dk, mem, o.budget)
+				m, err := measure(ctx, s, ds, res.w, res.sql, dk, mem, o.budget)
 				if err != nil {
-					return fmt.Errorf("%s, %s: %w", w.name, sideNames[s], err)
+					return fmt.Errorf("%s, %s: %w", res.w.name, sideNames[s], err)
 				}
 				res.samples[s] = append(res.samples[s], m)
 				progress("%-28s %-27s run %d/%d: %s CPU, %s wall, %s rows/s/core, %s MB/s/core, %d rows out",
-					w.name, sideNames[s], r+1, o.runs, fmtDur(m.cpu), fmtDur(m.wall),
+					res.w.name, sideNames[s], r+1, o.runs, fmtDur(m.cpu), fmtDur(m.wall),
 					fmtRate(rate(ds.rows, m.cpu)), fmtMB(rate(ds.bytes, m.cpu)/1e6), m.rowsOut)
 			}
+			took[i] = time.Since(t0)
+			if err := res.check(ds); err != nil {
+				return err
+			}
+			wb, _, _ := res.best(sideWorker)
+			db, _, _ := res.best(sideDuck)
+			progress("%-28s worker / DuckDB per core: %.2f (best of %d)", res.w.name, ratio(db.cpu, wb.cpu), len(res.samples[sideWorker]))
 		}
-		if err := res.check(ds); err != nil {
-			return err
-		}
-		rep.results = append(rep.results, res)
-		wb, _, _ := res.best(sideWorker)
-		db, _, _ := res.best(sideDuck)
-		progress("%-28s worker / DuckDB per core: %.2f", w.name, ratio(db.cpu, wb.cpu))
 	}
+	rep.results = results
 	rep.machine.loadAfter = loadAvg()
 	rep.total = time.Since(started)
 
