@@ -67,8 +67,8 @@ func TestLocalList(t *testing.T) {
 func TestPartitionValues(t *testing.T) {
 	cases := map[string]string{
 		"s3://b/wh/t/dt=2024-01-01/region=eu%2Fwest/part-0.parquet": "map[dt:2024-01-01 region:eu/west]",
-		"/data/t/part-0.parquet":                                      "map[]",
-		"file:///data/t/k=/part-0":                                    "map[k:]",
+		"/data/t/part-0.parquet":                                    "map[]",
+		"file:///data/t/k=/part-0":                                  "map[k:]",
 	}
 	for loc, want := range cases {
 		if got := fmt.Sprint(PartitionValues(loc)); got != want {
