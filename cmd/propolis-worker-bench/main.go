@@ -158,7 +158,7 @@ func run(ctx context.Context, o options) error {
 	// One core for the worker side: its goroutines and its garbage collector share it.
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
-	rep := &report{opts: o, machine: describeMachine(), duckVersion: version}
+	rep := &report{opts: o, machine: describeMachine(), duckVersion: version, args: os.Args[1:]}
 	rep.machine.loadBefore = loadAvg()
 
 	tmp, err := os.MkdirTemp("", "propolis-worker-bench-")
