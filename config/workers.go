@@ -30,7 +30,7 @@ type Workers struct {
 	// native S3 file system reads s3a:// too).
 	Scheme string `yaml:"scheme"`
 	// FlightLocations are the fleet's Arrow Flight URIs (grpc://host:port); GetFlightInfo
-	// spreads a table's endpoints over them. Default: the worker's own flight_listen.
+	// spreads a table's endpoints over them. Default: each worker names only itself.
 	FlightLocations []string `yaml:"flight_locations"`
 
 	// The rest configures the worker process (propolis worker).
@@ -113,9 +113,6 @@ func (w *Workers) applyDefaults(adminListen string) {
 	}
 	if len(w.Servers) == 0 && adminListen != "" {
 		w.Servers = []string{"http://" + adminListen}
-	}
-	if len(w.FlightLocations) == 0 && w.FlightListen != "" {
-		w.FlightLocations = []string{"grpc://" + w.FlightListen}
 	}
 	if w.MemoryBudget == 0 {
 		w.MemoryBudget = DefaultMemoryBudget

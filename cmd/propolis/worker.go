@@ -148,8 +148,9 @@ func worker(c *cli.Context) error {
 			return fmt.Errorf("worker Flight endpoint: %w", err)
 		}
 		ready["flight"] = fln.Addr().String()
+		// The fleet's locations; without a list, this worker alone.
 		locs := w.FlightLocations
-		if c.IsSet("flight-listen") || len(locs) == 0 {
+		if len(locs) == 0 {
 			locs = []string{"grpc://" + fln.Addr().String()}
 		}
 		fs, err := flight.New(flight.Config{
