@@ -65,6 +65,13 @@
 //   - NeedsWorker is set when some mask or filter is not native in at least one dialect, so a
 //     decision does not depend on which engine asks; a caller that knows its dialect may still
 //     render natively where policy/expr says it can.
+//   - Worker-only masks and filters (tokenize, encrypt, fpe_digits, dp_noise, and row filters
+//     of the form x IN (SELECT col FROM db.table WHERE ...), which join a lookup table) are
+//     NeedsWorker in every dialect: the metastore serves such tables from the worker fleet
+//     (policy/enforce, workers/). Lookup tables are read by the workers as the service
+//     principal; the reader needs no grant on them.
+//   - detokenize is the privilege to read plaintext behind encrypt() through the workers'
+//     Flight "detokenize" action. It is never part of "all": it is granted by name only.
 //   - default: allow allows every privilege not denied, writes included.
 //   - CheckWrite: the service principal may do anything; a deny wins; then a grant of that
 //     privilege covering the object (table "" = the database, covered by "db.*" or "*").
