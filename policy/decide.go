@@ -531,7 +531,8 @@ func (p *Policy) CheckWrite(who Principal, priv Privilege, db, table string) err
 			return errs.Denied("user %s may not %s %s: denied by %s", id.user, priv, name, g.label)
 		}
 	}
-	if p.defaultAllow {
+	// detokenize is granted by name only, never by default: allow (nor by "all").
+	if p.defaultAllow && priv != Detokenize {
 		return nil
 	}
 	for i := range p.grants {

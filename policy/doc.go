@@ -71,7 +71,8 @@
 //     (policy/enforce, workers/). Lookup tables are read by the workers as the service
 //     principal; the reader needs no grant on them.
 //   - detokenize is the privilege to read plaintext behind encrypt() through the workers'
-//     Flight "detokenize" action. It is never part of "all": it is granted by name only.
+//     Flight "detokenize" action. It is never part of "all" nor of default: allow: it is
+//     granted by name only.
 //   - default: allow allows every privilege not denied, writes included.
 //   - CheckWrite: the service principal may do anything; a deny wins; then a grant of that
 //     privilege covering the object (table "" = the database, covered by "db.*" or "*").

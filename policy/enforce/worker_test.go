@@ -202,4 +202,12 @@ grants:
 	if err := f.g.Authorize(ctx, wplan.AuthorizeRequest{User: "fred", Privilege: "detokenize", DB: "sales", Table: "customers"}); errs.KindOf(err) != errs.KindDenied {
 		t.Errorf("fred holds all, which excludes detokenize: %v", err)
 	}
+	open, err := policy.Parse("inline", []byte("default: allow\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.pol = open.WithVersion(9)
+	if err := f.g.Authorize(ctx, wplan.AuthorizeRequest{User: "fred", Privilege: "detokenize", DB: "sales", Table: "customers"}); errs.KindOf(err) != errs.KindDenied {
+		t.Errorf("default: allow must not grant detokenize: %v", err)
+	}
 }
