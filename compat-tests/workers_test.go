@@ -84,6 +84,8 @@ func TestWorkers(t *testing.T) {
 	dir := t.TempDir()
 	sparkListen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	trinoListen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	// Two workers, a fleet: Flight spreads a table's endpoints over both.
+	flight1, flight2 := fmt.Sprintf("127.0.0.1:%d", freePort(t)), fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	cfgPath := filepath.Join(dir, "propolis.yaml")
 	cfg := fmt.Sprintf(`policy:
   enabled: true
@@ -101,13 +103,15 @@ workers:
   keys: [{id: pii, version: 1, secret: %q}]
   trust_asserted_user: true
   memory_budget: 64MiB
-`, filepath.Join(dir, "audit.jsonl"), sparkListen, trinoListen, wTokenKey, wFleetKey, wPIIKey)
+  flight_locations: ["grpc://%s", "grpc://%s"]
+`, filepath.Join(dir, "audit.jsonl"), sparkListen, trinoListen, wTokenKey, wFleetKey, wPIIKey, flight1, flight2)
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	p := startPropolis(t, "--config", cfgPath)
-	w := startWorker(t, cfgPath, "http://"+p.Admin)
-	t.Logf("Propolis: etl (trusted) %s, spark (untrusted) %s, trino (untrusted) %s; worker: s3 %s, flight %s", p.Thrift, sparkListen, trinoListen, w.S3, w.Flight)
+	w := startWorker(t, cfgPath, "http://"+p.Admin, flight1)
+	w2 := startWorker(t, cfgPath, "http://"+p.Admin, flight2)
+	t.Logf("Propolis: etl (trusted) %s, spark (untrusted) %s, trino (untrusted) %s; workers: s3 %s and %s, flight %s and %s", p.Thrift, sparkListen, trinoListen, w.S3, w2.S3, w.Flight, w2.Flight)
 	timer.mark("start Propolis and a worker")
 
 	out, err := exec.Command(propolisBin, "policy", "apply", "--data-dir", p.DataDir, "-f", filepath.Join(repoRoot, "compat-tests", "testdata", "workers", "policy.yaml")).CombinedOutput()
@@ -162,7 +166,7 @@ workers:
 	tr := startTrinoWith(t, "thrift://"+trinoListen,
 		"hive.metastore.thrift.impersonation.enabled=true\n"+
 			"fs.native-s3.enabled=true\n"+
-			"s3.endpoint=http://"+w.S3+"\n"+
+			"s3.endpoint=http://"+w2.S3+"\n"+
 			"s3.region=us-east-1\n"+
 			"s3.path-style-access=true\n"+
 			"s3.aws-access-key=anonymous\n"+
@@ -176,25 +180,52 @@ workers:
 		tres = append(tres, trinoRun(t, tdb, "alice", strings.ReplaceAll(strings.ReplaceAll(q, "FROM shop.", "FROM hive.shop."), "JOIN shop.", "JOIN hive.shop.")))
 	}
 	judgeWorkerRows(t, "Trino as alice", tres, want)
-	timer.mark("Trino as alice")
+	// erin sees EU customers only: the lookup filter is per reader.
+	edb := mustOpenTrino(t, "erin", tr.port)
+	var eres []queryResult
+	for _, q := range queries {
+		eres = append(eres, trinoRun(t, edb, "erin", strings.ReplaceAll(strings.ReplaceAll(q, "FROM shop.", "FROM hive.shop."), "JOIN shop.", "JOIN hive.shop.")))
+	}
+	judgeWorkerRows(t, "Trino as erin", eres, expectedWorkerRows(t, "erin"))
+	// bob is no analyst: the table does not exist for him.
+	expectNotFound(t, "Trino as bob", trinoRun(t, mustOpenTrino(t, "bob", tr.port), "bob", "SELECT * FROM hive.shop.customers"), trinoDialect)
+	timer.mark("Trino as alice, erin and bob")
 
 	// ---------------------------------------------------------------- pyarrow.flight
-	fout := runScript(t, 2*time.Minute, []string{"PYTHONUNBUFFERED=1"}, dir, py, filepath.Join(repoRoot, "compat-tests", "flight_client.py"),
-		"--location", "grpc://"+w.Flight, "--user", "alice", "--table", "shop.customers")
-	var frows [][]any
-	for _, line := range strings.Split(strings.TrimSpace(fout), "\n") {
-		if !strings.HasPrefix(line, "{") {
-			continue
+	flightRows := func(user string, args ...string) [][]any {
+		t.Helper()
+		out := runScript(t, 2*time.Minute, []string{"PYTHONUNBUFFERED=1"}, dir, py, append([]string{filepath.Join(repoRoot, "compat-tests", "flight_client.py"),
+			"--location", "grpc://" + w.Flight, "--user", user}, args...)...)
+		var rows [][]any
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if !strings.HasPrefix(line, "{") {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("flight_client.py printed %q: %v", line, err)
+			}
+			rows = append(rows, []any{m["id"], m["name"], m["email"], m["phone"], m["region"]})
 		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("flight_client.py printed %q: %v", line, err)
-		}
-		frows = append(frows, []any{m["id"], m["name"], m["email"], m["phone"], m["region"]})
+		sort.Slice(rows, func(i, j int) bool { return fmt.Sprint(rows[i][0]) < fmt.Sprint(rows[j][0]) })
+		return rows
 	}
-	sort.Slice(frows, func(i, j int) bool { return fmt.Sprint(frows[i][0]) < fmt.Sprint(frows[j][0]) })
-	checkRows(t, "pyarrow.flight as alice", queryResult{SQL: "flight shop.customers", OK: true, Rows: frows}, nil, want.customers)
-	timer.mark("pyarrow.flight as alice")
+	for _, u := range []string{"alice", "erin"} {
+		rows := flightRows(u, "--table", "shop.customers")
+		checkRows(t, "pyarrow.flight as "+u, queryResult{SQL: "flight shop.customers", OK: true, Rows: rows}, nil, expectedWorkerRows(t, u).customers)
+	}
+	// The same rows through the worker token a metastore location carries.
+	atbl, err := getTable(ctx, dialHMSAs(t, sparkListen, "alice"), "shop", "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := flightRows("alice", "--cmd", strings.TrimPrefix(atbl.Sd.Location, "s3a://propolis/"))
+	checkRows(t, "pyarrow.flight with alice's token", queryResult{SQL: "flight token", OK: true, Rows: rows}, nil, want.customers)
+	if out, err := tryScript(t, time.Minute, []string{"PYTHONUNBUFFERED=1"}, dir, py, filepath.Join(repoRoot, "compat-tests", "flight_client.py"),
+		"--location", "grpc://"+w.Flight, "--user", "bob", "--table", "shop.customers"); err == nil || !strings.Contains(strings.ToLower(out), "not found") {
+		t.Errorf("pyarrow.flight as bob: %v\n%s", err, tail(out, 5))
+	}
+	timer.mark("pyarrow.flight as alice, erin and bob")
 
 	// ---------------------------------------------------------------- refusals
 	// A tampered token, and a token of one table replayed with another's file names, are
@@ -222,14 +253,25 @@ workers:
 	if _, err := getTable(ctx, dialHMSAs(t, sparkListen, "bob"), "shop", "customers"); err == nil || !strings.Contains(strings.ToLower(err.Error()), "not found") {
 		t.Errorf("bob's get_table: %v, want not found", err)
 	}
-	resp, err := http.Get("http://" + w.Admin + "/metrics")
-	if err == nil {
+	// Both workers streamed Flight endpoints: the fleet shares the work.
+	for i, wk := range []*workerProc{w, w2} {
+		resp, err := http.Get("http://" + wk.Admin + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		streamed := false
 		for _, line := range strings.Split(string(body), "\n") {
-			if strings.HasPrefix(line, "propolis_worker_") {
-				t.Logf("worker metric: %s", line)
+			if strings.HasPrefix(line, "propolis_worker_") || strings.HasPrefix(line, "propolis_flight_rows") {
+				t.Logf("worker %d metric: %s", i+1, line)
 			}
+			if strings.HasPrefix(line, "propolis_flight_rows_total ") && !strings.HasSuffix(line, " 0") {
+				streamed = true
+			}
+		}
+		if !streamed {
+			t.Errorf("worker %d streamed no Flight rows: endpoints were not spread over the fleet", i+1)
 		}
 	}
 }
@@ -454,7 +496,7 @@ type workerProc struct {
 }
 
 // startWorker starts a worker on ports the kernel picks, asking server for plans.
-func startWorker(t *testing.T, cfgPath, server string) *workerProc {
+func startWorker(t *testing.T, cfgPath, server, flightListen string) *workerProc {
 	t.Helper()
 	base := t.TempDir()
 	w := &workerProc{done: make(chan struct{}), stderr: filepath.Join(base, "worker.stderr")}
@@ -463,7 +505,7 @@ func startWorker(t *testing.T, cfgPath, server string) *workerProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.cmd = exec.Command(propolisBin, "worker", "--config", cfgPath, "--listen", "127.0.0.1:0", "--flight-listen", "127.0.0.1:0",
+	w.cmd = exec.Command(propolisBin, "worker", "--config", cfgPath, "--listen", "127.0.0.1:0", "--flight-listen", flightListen,
 		"--admin-listen", "127.0.0.1:0", "--server", server, "--ready-file", ready)
 	w.cmd.Stdout, w.cmd.Stderr = errf, errf
 	w.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
