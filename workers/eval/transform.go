@@ -380,3 +380,15 @@ func (t *Transform) applyFilter(ctx context.Context, mem memory.Allocator, in ar
 	defer releaseAll(cols)
 	return array.NewRecordBatch(in.Schema(), cols, int64(len(idx))), rows, nil
 }
+
+var _ plan.SourceTyper = (*Transform)(nil)
+
+// SourceType is the type the Transform reads column as, for files that lack it (Hive schema
+// evolution: those rows read NULL).
+func (t *Transform) SourceType(column string) (arrow.DataType, bool) {
+	i := fieldIndex(t.inSchema, strings.ToLower(column))
+	if i < 0 {
+		return nil, false
+	}
+	return t.inSchema.Field(i).Type, true
+}

@@ -135,7 +135,10 @@ func newFixture(t *testing.T, budget int64) *fixture {
 			Locations: []plan.Location{{URI: "file://" + filepath.Join(dir, loc)}},
 		}
 	}
-	plans := &fakePlans{signer: signer, specs: map[string]*plan.Spec{"customers": spec("customers"), "big": spec("big")}}
+	evolved := spec("customers")
+	evolved.Source = append(evolved.Source, plan.Field{Name: "phone", Type: "string"})
+	evolved.Columns = append(evolved.Columns, plan.Column{Name: "phone", Type: "string", Source: "phone"})
+	plans := &fakePlans{signer: signer, specs: map[string]*plan.Spec{"customers": spec("customers"), "big": spec("big"), "evolved": evolved}}
 	n, err := New(Config{Plans: plans, Signer: signer, Storage: scan.Mux{"file": scan.Local{}}, Keys: keys, Budget: budget, Bucket: "propolis"})
 	if err != nil {
 		t.Fatal(err)
@@ -382,4 +385,35 @@ func evalOne(t *testing.T, keys eval.Keyring, src, v string) string {
 	}
 	defer out.Release()
 	return out.Column(0).(*array.String).Value(0)
+}
+
+// TestAddedColumnReadsNull: a column the table gained after its files were written reads NULL,
+// as Hive reads it.
+func TestAddedColumnReadsNull(t *testing.T) {
+	f := newFixture(t, 64<<20)
+	ctx := context.Background()
+	fb := f.node.Flight()
+	_, works, err := fb.Plan(ctx, flight.Caller{User: "alice"}, "shop", "evolved")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, nulls := 0, 0
+	for _, w := range works {
+		rr, err := fb.Open(ctx, flight.Caller{}, w.Ticket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rr.Next() {
+			rec := rr.RecordBatch()
+			rows += int(rec.NumRows())
+			nulls += rec.Column(2).NullN()
+		}
+		if rr.Err() != nil {
+			t.Fatal(rr.Err())
+		}
+		rr.Release()
+	}
+	if rows != 2000 || nulls != rows {
+		t.Fatalf("%d rows, %d NULL phones; want 2000 of each", rows, nulls)
+	}
 }

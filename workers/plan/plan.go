@@ -35,3 +35,10 @@ type Reserver interface {
 	Reserve(n int64) error
 	Release(n int64)
 }
+
+// SourceTyper is implemented by Transforms that accept files lacking some of their columns,
+// as Hive does for columns added to a table after its older files were written: the scanner
+// gives such a column as all NULL, of the type SourceType returns.
+type SourceTyper interface {
+	SourceType(column string) (arrow.DataType, bool)
+}

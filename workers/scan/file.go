@@ -78,7 +78,8 @@ type File struct {
 	cfg      Config
 	key      string
 	meta     *metadata.FileMetaData
-	fields   []int // the source's top-level field index of each Transform column
+	fields   []int         // the source's top-level field index of each Transform column; -1: absent
+	absent   []arrow.Field // per Transform column: the all-NULL field of a column the file lacks
 	leaves   map[int]bool
 	slices   []slice
 	metrics  Metrics
@@ -181,17 +182,30 @@ func (f *File) loadMeta(ctx context.Context) error {
 		k := strings.ToLower(fld.Field.Name)
 		byFold[k] = append(byFold[k], i)
 	}
+	typer, _ := f.tr.(plan.SourceTyper)
 	for _, c := range f.tr.Columns() {
 		i, ok := byName[c]
 		if !ok {
 			// Hive column names are case-insensitive; files keep the writer's case.
 			cands := byFold[strings.ToLower(c)]
-			if len(cands) != 1 {
+			switch {
+			case len(cands) == 1:
+				i = cands[0]
+			case len(cands) == 0 && typer != nil:
+				// A column added to the table after this file was written reads NULL.
+				t, known := typer.SourceType(c)
+				if !known {
+					return errs.Invalid("source %s has no column %q", f.location, c)
+				}
+				f.fields = append(f.fields, -1)
+				f.absent = append(f.absent, arrow.Field{Name: c, Type: t, Nullable: true})
+				continue
+			default:
 				return errs.Invalid("source %s has no column %q (or more than one differing only in case)", f.location, c)
 			}
-			i = cands[0]
 		}
 		f.fields = append(f.fields, i)
+		f.absent = append(f.absent, arrow.Field{})
 	}
 	f.leaves = map[int]bool{}
 	var walk func(sf *pqarrow.SchemaField)
@@ -204,7 +218,9 @@ func (f *File) loadMeta(ctx context.Context) error {
 		}
 	}
 	for _, i := range f.fields {
-		walk(&manifest.Fields[i])
+		if i >= 0 {
+			walk(&manifest.Fields[i])
+		}
 	}
 	f.slices = f.cut()
 	return nil
@@ -325,7 +341,12 @@ func (f *File) openRowGroup(ctx context.Context, s slice) (*rgReader, error) {
 	}
 	r := &rgReader{pf: pf}
 	fields := make([]arrow.Field, 0, len(f.fields))
-	for _, fi := range f.fields {
+	for k, fi := range f.fields {
+		if fi < 0 {
+			r.readers = append(r.readers, nil)
+			fields = append(fields, f.absent[k])
+			continue
+		}
 		cr, err := fr.GetFieldReader(ctx, fi, f.leaves, []int{s.rg})
 		if err != nil {
 			r.release()
@@ -340,7 +361,9 @@ func (f *File) openRowGroup(ctx context.Context, s slice) (*rgReader, error) {
 
 func (r *rgReader) release() {
 	for _, cr := range r.readers {
-		cr.Release()
+		if cr != nil {
+			cr.Release()
+		}
 	}
 	r.readers = nil
 	r.pf.Close()
@@ -354,7 +377,11 @@ func (r *rgReader) read(mem memory.Allocator, first, n int64) (arrow.RecordBatch
 			c.Release()
 		}
 	}()
-	for _, cr := range r.readers {
+	for k, cr := range r.readers {
+		if cr == nil {
+			cols = append(cols, array.MakeArrayOfNull(mem, r.schema.Field(k).Type, int(n)))
+			continue
+		}
 		if first != r.next {
 			if err := cr.SeekToRow(first); err != nil {
 				return nil, err
