@@ -64,14 +64,7 @@ func (e *workerError) Unwrap() error { return e.err }
 // buildPlan renders d's masks and row filter over ref's columns in dialect dl for env. A mask
 // or filter the dialect cannot evaluate is a *workerError; a broken one is errs.Invalid.
 func buildPlan(ref policy.TableRef, d policy.Decision, dl expr.Dialect, env expr.RenderEnv) (*plan, error) {
-	hidden := map[string]bool{}
-	for _, c := range d.HiddenColumns {
-		hidden[strings.ToLower(c)] = true
-	}
-	masks := make(map[string]string, len(d.Masks))
-	for c, spec := range d.Masks {
-		masks[strings.ToLower(c)] = spec
-	}
+	hidden, masks := columnRules(d)
 	types := make(map[string]string, len(ref.Columns))
 	p := &plan{}
 	for _, c := range ref.Columns {
@@ -123,6 +116,19 @@ func buildPlan(ref policy.TableRef, d policy.Decision, dl expr.Dialect, env expr
 		}
 	}
 	return p, nil
+}
+
+// columnRules is d's hidden columns and masks by lower-case column name.
+func columnRules(d policy.Decision) (hidden map[string]bool, masks map[string]string) {
+	hidden = make(map[string]bool, len(d.HiddenColumns))
+	for _, c := range d.HiddenColumns {
+		hidden[strings.ToLower(c)] = true
+	}
+	masks = make(map[string]string, len(d.Masks))
+	for c, spec := range d.Masks {
+		masks[strings.ToLower(c)] = spec
+	}
+	return hidden, masks
 }
 
 // render renders a checked expression, reporting a non-native one as a *workerError.

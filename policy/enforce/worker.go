@@ -51,14 +51,7 @@ const (
 // partition keys: the fleet serves every table unpartitioned, the partition values written
 // into the files), each passed through or computed by its mask, and the row filter, checked.
 func workerColumns(ref policy.TableRef, d policy.Decision) ([]wplan.Column, string, []expr.Expr, error) {
-	hidden := map[string]bool{}
-	for _, c := range d.HiddenColumns {
-		hidden[strings.ToLower(c)] = true
-	}
-	masks := make(map[string]string, len(d.Masks))
-	for c, spec := range d.Masks {
-		masks[strings.ToLower(c)] = spec
-	}
+	hidden, masks := columnRules(d)
 	types := make(map[string]string, len(ref.Columns))
 	var cols []wplan.Column
 	var trees []expr.Expr
