@@ -28,6 +28,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/propolis/propolis/workers/scan"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -94,6 +95,11 @@ func main() {
 	if o.files < 1 || o.rowsPerFile < 1 || o.rowGroupRows < 1 || o.runs < 1 || o.budget < 1<<20 {
 		fmt.Fprintln(os.Stderr, "propolis-worker-bench: --files, --rows-per-file, --row-group-rows, --runs >= 1, --budget >= 1 MiB")
 		os.Exit(2)
+	}
+	// As `propolis worker` does: the worker's snappy is the fast encoder.
+	if err := scan.UseFastSnappy(); err != nil {
+		fmt.Fprintln(os.Stderr, "propolis-worker-bench:", err)
+		os.Exit(1)
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -81,6 +81,10 @@ func worker(c *cli.Context) error {
 	ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	// Every worker of a fleet encodes alike: the fast snappy encoder, before any file.
+	if err := scan.UseFastSnappy(); err != nil {
+		return err
+	}
 	signer, err := tokenSigner(w)
 	if err != nil {
 		return err
