@@ -1,0 +1,14 @@
+// Package benchreport is the report plumbing the benchmark programs (cmd/propolis-bench,
+// cmd/propolis-policy-bench, cmd/propolis-worker-bench) share, so that each program keeps only
+// what it measures and the prose of its own section.
+//
+// It owns:
+//   - a program's section of a Markdown file: the text between <!-- NAME:begin --> and
+//     <!-- NAME:end -->, rewritten in place (WriteSection, ReplaceSection, Begin, End);
+//   - the description of the machine a run measured on: CPU model, cores, memory, kernel, Go
+//     version, commit, and the load average before and after (Machine, DescribeMachine,
+//     GoVersionOf, LoadAvg, Busy);
+//   - the duration format of the Thrift benchmarks' tables (Duration).
+//
+// What each report says about these, and the rest of its formatting, stays in its program.
+package benchreport
