@@ -16,6 +16,7 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 
+	"github.com/propolis/propolis/internal/benchreport"
 	"github.com/propolis/propolis/workers/eval"
 	"github.com/propolis/propolis/workers/scan"
 )
@@ -69,7 +70,7 @@ func TestQuickRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := string(b)
-	if !strings.HasPrefix(s, head) || !strings.Contains(s, beginMarker) || !strings.HasSuffix(s, endMarker+"\n") {
+	if !strings.HasPrefix(s, head) || !strings.Contains(s, benchreport.Begin(sectionName)) || !strings.HasSuffix(s, benchreport.End(sectionName)+"\n") {
 		t.Fatalf("the report is not appended between markers:\n%s", s)
 	}
 	for _, want := range []string{"(a) projection", "(b) hash mask", "(c) keyed tokenization", "(d) lookup-join row filter",
@@ -243,32 +244,5 @@ func TestSelectWorkloads(t *testing.T) {
 		if strings.Join(keys, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("%q: %v, want %v", tc.in, keys, tc.want)
 		}
-	}
-}
-
-// The section goes between the markers (appended when absent); the rest stays byte for byte.
-func TestWriteSection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	head := "# Benchmarks\n\nsomeone else's text\n"
-	os.WriteFile(path, []byte(head), 0o644)
-	if err := writeSection(path, "one\n"); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := os.ReadFile(path)
-	if want := head + "\n" + beginMarker + "\none\n" + endMarker + "\n"; string(b) != want {
-		t.Fatalf("appended:\n%q\nwant\n%q", b, want)
-	}
-	tail := "\n## after\n"
-	os.WriteFile(path, append(b, tail...), 0o644)
-	if err := writeSection(path, "two\n"); err != nil {
-		t.Fatal(err)
-	}
-	b, _ = os.ReadFile(path)
-	if want := head + "\n" + beginMarker + "\ntwo\n" + endMarker + "\n" + tail; string(b) != want {
-		t.Fatalf("replaced:\n%q\nwant\n%q", b, want)
-	}
-	os.WriteFile(path, []byte(head+beginMarker+"\n"), 0o644)
-	if err := writeSection(path, "x\n"); err == nil {
-		t.Fatal("a lone marker was accepted")
 	}
 }

@@ -39,6 +39,8 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
 type options struct {
@@ -164,8 +166,8 @@ func run(ctx context.Context, o options) error {
 	// One core for the worker side: its goroutines and its garbage collector share it.
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
-	rep := &report{opts: o, machine: describeMachine(), duckVersion: version, args: os.Args[1:]}
-	rep.machine.loadBefore = loadAvg()
+	rep := &report{opts: o, machine: benchreport.DescribeMachine(), duckVersion: version, args: os.Args[1:]}
+	rep.machine.LoadBefore = benchreport.LoadAvg()
 
 	tmp, err := os.MkdirTemp("", "propolis-worker-bench-")
 	if err != nil {
@@ -254,7 +256,7 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	rep.results = results
-	rep.machine.loadAfter = loadAvg()
+	rep.machine.LoadAfter = benchreport.LoadAvg()
 	rep.total = time.Since(started)
 
 	section := rep.markdown()
@@ -262,7 +264,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Print(section)
 		return nil
 	}
-	if err := writeSection(o.out, section); err != nil {
+	if err := benchreport.WriteSection(o.out, sectionName, section); err != nil {
 		return err
 	}
 	progress("wrote the worker-bench section of %s (run took %s)", o.out, rep.total.Round(time.Second))

@@ -1,85 +1,26 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
-const (
-	beginMarker = "<!-- worker-bench:begin -->"
-	endMarker   = "<!-- worker-bench:end -->"
-)
-
-type machine struct {
-	cpu, cores, memory, kernel, goVersion, commit string
-	loadBefore, loadAfter                         string
-}
-
-// loadAvg is /proc/loadavg's 1-minute figure: other work on the machine shows up here.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 1 {
-		return ""
-	}
-	return f[0]
-}
-
-func describeMachine() machine {
-	m := machine{cpu: "unknown", cores: fmt.Sprint(runtime.NumCPU()), memory: "unknown", goVersion: runtime.Version()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var kb int64
-			if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); err == nil {
-				m.memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-				break
-			}
-		}
-		f.Close()
-	}
-	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
-		m.kernel = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
-	}
-	return m
-}
+// sectionName names this program's section of --out: <!-- worker-bench:begin --> to
+// <!-- worker-bench:end -->.
+const sectionName = "worker-bench"
 
 type report struct {
 	opts        options
-	machine     machine
+	machine     benchreport.Machine
 	duckVersion string
 	data        *dataset
 	results     []*result
 	args        []string // the command line, for the reproduce line
 	total       time.Duration
-}
-
-func busy(load, cores string) bool {
-	l, err1 := strconv.ParseFloat(load, 64)
-	c, err2 := strconv.ParseFloat(cores, 64)
-	return err1 == nil && err2 == nil && l > c
 }
 
 func (r *report) markdown() string {
@@ -178,12 +119,12 @@ func (r *report) markdown() string {
 
 	m := r.machine
 	p("\n### Machine\n\n| | |\n|---|---|\n")
-	p("| CPU | %s |\n| cores | %s (each side uses one) |\n| memory | %s |\n| OS | %s |\n", m.cpu, m.cores, m.memory, m.kernel)
-	p("| load average (1 min) before / after the run | %s / %s |\n", m.loadBefore, m.loadAfter)
-	p("| Go | %s, arrow-go v18 |\n| DuckDB | %s (Python package) |\n| Propolis | commit %s |\n", m.goVersion, r.duckVersion, m.commit)
+	p("| CPU | %s |\n| cores | %s (each side uses one) |\n| memory | %s |\n| OS | %s |\n", m.CPU, m.Cores, m.Memory, m.Kernel)
+	p("| load average (1 min) before / after the run | %s / %s |\n", m.LoadBefore, m.LoadAfter)
+	p("| Go | %s, arrow-go v18 |\n| DuckDB | %s (Python package) |\n| Propolis | commit %s |\n", m.GoVersion, r.duckVersion, m.Commit)
 	p("\n")
-	if busy(m.loadBefore, m.cores) || busy(m.loadAfter, m.cores) {
-		p("**This run shared the machine with other work** (load average %s before, %s after, on %s cores): wall times are\n", m.loadBefore, m.loadAfter, m.cores)
+	if m.Busy() {
+		p("**This run shared the machine with other work** (load average %s before, %s after, on %s cores): wall times are\n", m.LoadBefore, m.LoadAfter, m.Cores)
 		p("longer than on an idle machine; the figures above are CPU time, which such load disturbs far less.\n\n")
 	}
 	return b.String()
@@ -319,37 +260,4 @@ func fmtDur(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%d µs", d.Microseconds())
 	}
-}
-
-// writeSection replaces what is between the markers in path with section, appending the
-// markers at the end when absent; the rest of the file is left byte for byte.
-func writeSection(path, section string) error {
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	s := string(b)
-	block := beginMarker + "\n" + section + endMarker
-	i := strings.Index(s, beginMarker)
-	j := strings.Index(s, endMarker)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + block + s[j+len(endMarker):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: only one of the markers %s and %s is there; fix the file by hand", path, beginMarker, endMarker)
-	default:
-		if s != "" && !strings.HasSuffix(s, "\n") {
-			s += "\n"
-		}
-		if s != "" {
-			s += "\n"
-		}
-		s += block + "\n"
-	}
-	// Write beside and rename, so a reader never sees half a file.
-	tmp := path + ".worker-bench.tmp"
-	if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
