@@ -36,6 +36,8 @@ import (
 	"time"
 
 	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
 type options struct {
@@ -125,7 +127,7 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("--propolis-bin: %w", err)
 	}
 	rep := &report{opts: o, machine: describeMachine(bin)}
-	rep.machine.loadBefore = loadAvg()
+	rep.machine.LoadBefore = benchreport.LoadAvg()
 	root, err := os.MkdirTemp("", "propolis-policy-bench-")
 	if err != nil {
 		return err
@@ -231,11 +233,11 @@ func run(ctx context.Context, o options) error {
 			}
 			rep.results = append(rep.results, res)
 			progress("%-26s %d client(s): off %8s/s p50 %8s p99 %8s | on %8s/s p50 %8s p99 %8s | on/off %.2f",
-				op.name, clients, fmtRate(res.m[0].rate), fmtDur(res.m[0].p50), fmtDur(res.m[0].p99),
-				fmtRate(res.m[1].rate), fmtDur(res.m[1].p50), fmtDur(res.m[1].p99), res.ratio())
+				op.name, clients, fmtRate(res.m[0].rate), benchreport.Duration(res.m[0].p50), benchreport.Duration(res.m[0].p99),
+				fmtRate(res.m[1].rate), benchreport.Duration(res.m[1].p50), benchreport.Duration(res.m[1].p99), res.ratio())
 		}
 	}
-	rep.machine.loadAfter = loadAvg()
+	rep.machine.LoadAfter = benchreport.LoadAvg()
 	rep.total = time.Since(started)
 	if info, err := os.Stat(filepath.Join(servers[1].dataDir, "audit.jsonl")); err == nil {
 		rep.auditBytes = info.Size()
@@ -246,7 +248,7 @@ func run(ctx context.Context, o options) error {
 		fmt.Print(section)
 		return nil
 	}
-	if err := writeSection(o.out, section); err != nil {
+	if err := benchreport.WriteSection(o.out, sectionName, section); err != nil {
 		return err
 	}
 	progress("wrote the policy-bench section of %s (run took %s)", o.out, rep.total.Round(time.Second))

@@ -1,76 +1,33 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"os/exec"
-	"runtime"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
-const (
-	beginMarker = "<!-- policy-bench:begin -->"
-	endMarker   = "<!-- policy-bench:end -->"
-)
+// sectionName names this program's section of --out: <!-- policy-bench:begin --> to
+// <!-- policy-bench:end -->.
+const sectionName = "policy-bench"
 
+// machine is the shared description and what only this report says: Propolis's own version.
 type machine struct {
-	cpu, cores, memory, kernel, goVersion, commit, version string
-	loadBefore, loadAfter                                  string
+	benchreport.Machine
+	version string
 }
 
-// loadAvg is /proc/loadavg's 1-minute figure: other work on the machine shows up here.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 1 {
-		return ""
-	}
-	return f[0]
-}
-
+// describeMachine describes this machine and bin, the measured propolis.
 func describeMachine(bin string) machine {
-	m := machine{cpu: "unknown", cores: fmt.Sprint(runtime.NumCPU()), memory: "unknown", goVersion: runtime.Version()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var kb int64
-			if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); err == nil {
-				m.memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-				break
-			}
-		}
-		f.Close()
-	}
-	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
-		m.kernel = strings.TrimSpace(string(out))
-	}
+	m := machine{Machine: benchreport.DescribeMachine()}
 	// The Go that built the measured binary.
-	if out, err := exec.Command("go", "version", bin).Output(); err == nil {
-		if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), ": "); ok {
-			m.goVersion = v
-		}
+	if v, ok := benchreport.GoVersionOf(bin); ok {
+		m.GoVersion = v
 	}
 	if out, err := exec.Command(bin, "version").Output(); err == nil {
 		m.version = strings.TrimSpace(string(out))
-	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
 	}
 	return m
 }
@@ -85,12 +42,6 @@ type report struct {
 	results    []opResult
 	auditBytes int64
 	total      time.Duration
-}
-
-func busy(load, cores string) bool {
-	l, err1 := strconv.ParseFloat(load, 64)
-	c, err2 := strconv.ParseFloat(cores, 64)
-	return err1 == nil && err2 == nil && l > c
 }
 
 func (r *report) markdown() string {
@@ -142,7 +93,7 @@ func (r *report) markdown() string {
 	for _, res := range r.results {
 		off, on := res.m[0], res.m[1]
 		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | **%.2f** |\n", res.op.name, res.clients,
-			fmtRate(off.rate), fmtDur(off.p50), fmtDur(off.p99), fmtRate(on.rate), fmtDur(on.p50), fmtDur(on.p99),
+			fmtRate(off.rate), benchreport.Duration(off.p50), benchreport.Duration(off.p99), fmtRate(on.rate), benchreport.Duration(on.p50), benchreport.Duration(on.p99),
 			fmtDelta(on.p50-off.p50), res.ratio())
 	}
 	p("\nThe calls:\n\n")
@@ -160,25 +111,25 @@ func (r *report) markdown() string {
 	p("| databases named | %d department databases (5 rules each: reader and writer grants, a deny, an ssn mask, a row filter); %d rules for `big`, %d for `sales`, 2 tag masks (email hashed, phone last 4) wherever those tags are |\n",
 		pol.databases, pol.bigRules, pol.salesRules)
 	p("| `policy apply` | %s; in force (a write by the service principal succeeds) %s after it started (poll interval 200ms) |\n",
-		fmtDur(r.applyTime), fmtDur(r.inForce))
+		benchreport.Duration(r.applyTime), benchreport.Duration(r.inForce))
 	off, on := r.servers[0], r.servers[1]
 	if off != nil && on != nil {
 		p("| fixture | `big`: %d tables (6 columns, 1 partition key; even-numbered `pub_*`, odd-numbered `priv_*`, hidden from %s); `sales`: customers (masked, filtered), payments (hidden), products; %d empty department databases |\n",
 			o.tables, benchUser, o.databases)
 		p("| loading it (as the service principal, %d connections) | policy off %s (%.0f create_table/s), policy on %s (%.0f/s) |\n",
-			o.loadWorkers, fmtDur(off.load.elapsed), float64(off.load.tables)/off.load.elapsed.Seconds(),
-			fmtDur(on.load.elapsed), float64(on.load.tables)/on.load.elapsed.Seconds())
+			o.loadWorkers, benchreport.Duration(off.load.elapsed), float64(off.load.tables)/off.load.elapsed.Seconds(),
+			benchreport.Duration(on.load.elapsed), float64(on.load.tables)/on.load.elapsed.Seconds())
 	}
 
 	m := r.machine
 	p("\n### Machine\n\n| | |\n|---|---|\n")
-	p("| CPU | %s |\n| cores | %s |\n| memory | %s |\n| OS | %s |\n", m.cpu, m.cores, m.memory, m.kernel)
-	p("| load average (1 min) before / after the run | %s / %s |\n", m.loadBefore, m.loadAfter)
-	p("| Go (Propolis) | %s |\n", m.goVersion)
-	p("| Propolis | %s, commit %s (embedded SQLite catalog) |\n", m.version, m.commit)
+	p("| CPU | %s |\n| cores | %s |\n| memory | %s |\n| OS | %s |\n", m.CPU, m.Cores, m.Memory, m.Kernel)
+	p("| load average (1 min) before / after the run | %s / %s |\n", m.LoadBefore, m.LoadAfter)
+	p("| Go (Propolis) | %s |\n", m.GoVersion)
+	p("| Propolis | %s, commit %s (embedded SQLite catalog) |\n", m.version, m.Commit)
 	p("\n")
-	if busy(m.loadBefore, m.cores) || busy(m.loadAfter, m.cores) {
-		p("**This run shared the machine with other work** (load average %s before, %s after, on %s cores): absolute\n", m.loadBefore, m.loadAfter, m.cores)
+	if m.Busy() {
+		p("**This run shared the machine with other work** (load average %s before, %s after, on %s cores): absolute\n", m.LoadBefore, m.LoadAfter, m.Cores)
 		p("figures are lower and noisier than on an idle machine; the alternating slices keep the ratios comparable.\n")
 		p("Client and servers share the same cores, so the %d-client round is bounded by CPU.\n\n", o.concurrency)
 	}
@@ -198,43 +149,10 @@ func fmtBytes(n int64) string {
 
 func fmtDelta(d time.Duration) string {
 	if d < 0 {
-		return "−" + fmtDur(-d)
+		return "−" + benchreport.Duration(-d)
 	}
 	if d == 0 {
 		return "0"
 	}
-	return "+" + fmtDur(d)
-}
-
-// writeSection replaces what is between the markers in path with section, appending the
-// markers at the end when absent; the rest of the file is left byte for byte.
-func writeSection(path, section string) error {
-	b, err := os.ReadFile(path)
-	if err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	s := string(b)
-	block := beginMarker + "\n" + section + endMarker
-	i := strings.Index(s, beginMarker)
-	j := strings.Index(s, endMarker)
-	switch {
-	case i >= 0 && j > i:
-		s = s[:i] + block + s[j+len(endMarker):]
-	case i >= 0 || j >= 0:
-		return fmt.Errorf("%s: only one of the markers %s and %s is there; fix the file by hand", path, beginMarker, endMarker)
-	default:
-		if s != "" && !strings.HasSuffix(s, "\n") {
-			s += "\n"
-		}
-		if s != "" {
-			s += "\n"
-		}
-		s += block + "\n"
-	}
-	// Write beside and rename, so a reader never sees half a file.
-	tmp := path + ".policy-bench.tmp"
-	if err := os.WriteFile(tmp, []byte(s), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return "+" + benchreport.Duration(d)
 }
