@@ -10,6 +10,8 @@ import (
 	"time"
 
 	hm "github.com/beltran/gohive/hive_metastore"
+
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
 // The federation section measures the real Hive Metastore three ways, in the same run as the
@@ -172,7 +174,7 @@ func runFederation(ctx context.Context, o options, bin, dir string, hms *server,
 				if m.err != "" {
 					progress("%-28s %-24s c=%d  ERROR after %d ops: %s", pathNames[p], r.op, c, m.ops, m.err)
 				} else {
-					progress("%-28s %-24s c=%d  %9.1f ops/s  p50 %-9s p99 %s", pathNames[p], r.op, c, m.opsPerSec(), fmtDur(m.p50), fmtDur(m.p99))
+					progress("%-28s %-24s c=%d  %9.1f ops/s  p50 %-9s p99 %s", pathNames[p], r.op, c, m.opsPerSec(), benchreport.Duration(m.p50), benchreport.Duration(m.p99))
 				}
 			}
 			progress("%-28s %-24s c=%d  through/direct: cache off %.2fx, cache on %.2fx", "ratio", r.op, c, r.ratio(pathNoCache), r.ratio(pathCache))
@@ -227,7 +229,7 @@ func (r report) federation(p func(string, ...any)) {
 	p("alike), each slice after %s of unmeasured warm-up on fresh connections. Before that, every operation\n", o.fedWarmup)
 	p("runs for %s with %d clients on each path, unmeasured, after each path has read the table and\n", o.fedRound, o.concurrency)
 	p("all %d partitions once (so the cache-on path is measured hot: every entry filled). The federating\n", r.opts.partitions)
-	p("Propolis processes started in %s and %s.\n\n", fmtDur(f.startup[pathNoCache]), fmtDur(f.startup[pathCache]))
+	p("Propolis processes started in %s and %s.\n\n", benchreport.Duration(f.startup[pathNoCache]), benchreport.Duration(f.startup[pathCache]))
 
 	p("| operation | clients | HMS directly ops/s | cache off ops/s | ratio | cache on ops/s | ratio |\n")
 	p("|---|--:|--:|--:|--:|--:|--:|\n")
@@ -319,7 +321,7 @@ func (r report) federation(p func(string, ...any)) {
 				if i != pathDirect {
 					ratio = res.ratioCell(i)
 				}
-				p("| %d | %s | %s | %s | %s | %s |\n", res.clients, pathNames[i], opsCell(res.m[i]), fmtDur(res.m[i].p50), fmtDur(res.m[i].p99), ratio)
+				p("| %d | %s | %s | %s | %s | %s |\n", res.clients, pathNames[i], opsCell(res.m[i]), benchreport.Duration(res.m[i].p50), benchreport.Duration(res.m[i].p99), ratio)
 			}
 		}
 		for _, res := range rs {

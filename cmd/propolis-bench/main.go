@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/propolis/propolis/compat-tests/hms/hmstest"
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
 type options struct {
@@ -124,7 +125,7 @@ func run(ctx context.Context, o options) error {
 	if ok, why := hmstest.Installed(); !ok && !o.onlyProp {
 		return fmt.Errorf("the real Hive Metastore is not installed (%s): run compat-tests/hms/hms.sh setup", why)
 	}
-	loadBefore := loadAvg()
+	loadBefore := benchreport.LoadAvg()
 	tmp, err := os.MkdirTemp("", "propolis-bench-")
 	if err != nil {
 		return err
@@ -195,7 +196,7 @@ func run(ctx context.Context, o options) error {
 				if m.err != "" {
 					progress("%-14s %-28s c=%d  ERROR after %d ops: %s", s.name, op.name, c, m.ops, m.err)
 				} else {
-					progress("%-14s %-28s c=%d  %9.0f ops/s  p50 %-9s p99 %s", s.name, op.name, c, m.opsPerSec(), fmtDur(m.p50), fmtDur(m.p99))
+					progress("%-14s %-28s c=%d  %9.0f ops/s  p50 %-9s p99 %s", s.name, op.name, c, m.opsPerSec(), benchreport.Duration(m.p50), benchreport.Duration(m.p99))
 				}
 			}
 			if len(servers) == 2 && r.m[0].err == "" && r.m[1].err == "" {
@@ -224,7 +225,7 @@ func run(ctx context.Context, o options) error {
 		return nil
 	}
 	rep := report{opts: o, servers: servers, results: results, fed: fed, machine: describeMachine(bin)}
-	rep.machine.loadBefore, rep.machine.loadAfter = loadBefore, loadAvg()
+	rep.machine.LoadBefore, rep.machine.LoadAfter = loadBefore, benchreport.LoadAvg()
 	if err := os.WriteFile(o.out, []byte(rep.markdown()+keptSections(o.out)), 0o644); err != nil {
 		return err
 	}
@@ -357,7 +358,7 @@ func keptSections(path string) string {
 	if err != nil {
 		return ""
 	}
-	i := strings.Index(string(old), "<!-- policy-bench:begin -->")
+	i := strings.Index(string(old), benchreport.Begin("policy-bench"))
 	if i < 0 {
 		return ""
 	}

@@ -157,18 +157,3 @@ func measureRaw(ctx context.Context, addr string, op operation, clients int, war
 	// The window is from measureFrom to the last call's end (at least `duration`).
 	return sample{lat: lat, elapsed: time.Since(measureFrom), calls: calls, spans: spans, err: firstErr}
 }
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d <= 0:
-		return "-"
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
-	case d < 10*time.Millisecond:
-		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
-	default:
-		return fmt.Sprintf("%.2f s", d.Seconds())
-	}
-}

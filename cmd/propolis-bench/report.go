@@ -1,66 +1,27 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"os/exec"
 	"runtime"
 	"strings"
 	"time"
 
 	"github.com/propolis/propolis/compat-tests/hms/hmstest"
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
+// machine is the shared description and what only this report says: the Java the HMS runs on.
 type machine struct {
-	cpu, cores, memory, kernel, goVersion, java, commit string
-	loadBefore, loadAfter                               string
-}
-
-// loadAvg is /proc/loadavg's 1-minute figure: other work on the machine shows up here.
-func loadAvg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return ""
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return ""
-	}
-	return f[0]
+	benchreport.Machine
+	java string
 }
 
 func describeMachine(propolisBin string) machine {
-	m := machine{cpu: "unknown", cores: fmt.Sprint(runtime.NumCPU()), memory: "unknown", goVersion: runtime.Version()}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.cpu = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			var kb int64
-			if _, err := fmt.Sscanf(sc.Text(), "MemTotal: %d kB", &kb); err == nil {
-				m.memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
-				break
-			}
-		}
-		f.Close()
-	}
-	if out, err := exec.Command("uname", "-sr").Output(); err == nil {
-		m.kernel = strings.TrimSpace(string(out))
-	}
+	m := machine{Machine: benchreport.DescribeMachine()}
 	// The Go that built Propolis (make bench builds both with the same toolchain).
-	if out, err := exec.Command("go", "version", propolisBin).Output(); err == nil {
-		if _, v, ok := strings.Cut(strings.TrimSpace(string(out)), ": "); ok {
-			m.goVersion = v
-		}
+	if v, ok := benchreport.GoVersionOf(propolisBin); ok {
+		m.GoVersion = v
 	}
 	m.java = "unknown"
 	if s, err := hmsJava(); err == nil {
@@ -72,9 +33,6 @@ func describeMachine(propolisBin string) machine {
 				m.java = strings.TrimSpace(lines[0])
 			}
 		}
-	}
-	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
-		m.commit = strings.TrimSpace(string(out))
 	}
 	return m
 }
@@ -129,17 +87,17 @@ func (r report) markdown() string {
 
 	p("## Machine\n\n")
 	p("| | |\n|---|---|\n")
-	p("| CPU | %s |\n| cores | %s |\n| memory | %s |\n", r.machine.cpu, r.machine.cores, r.machine.memory)
-	if r.machine.kernel != "" {
-		p("| OS | %s |\n", r.machine.kernel)
+	p("| CPU | %s |\n| cores | %s |\n| memory | %s |\n", r.machine.CPU, r.machine.Cores, r.machine.Memory)
+	if r.machine.Kernel != "" {
+		p("| OS | %s |\n", r.machine.Kernel)
 	}
-	if r.machine.loadBefore != "" {
-		p("| load average (1 min) before / after the run | %s / %s |\n", r.machine.loadBefore, r.machine.loadAfter)
+	if r.machine.LoadBefore != "" {
+		p("| load average (1 min) before / after the run | %s / %s |\n", r.machine.LoadBefore, r.machine.LoadAfter)
 	}
-	p("| Go (Propolis) | %s |\n| Java (HMS) | %s |\n", r.machine.goVersion, r.machine.java)
+	p("| Go (Propolis) | %s |\n| Java (HMS) | %s |\n", r.machine.GoVersion, r.machine.java)
 	p("| Propolis | %s", prop.version)
-	if r.machine.commit != "" {
-		p(", commit %s", r.machine.commit)
+	if r.machine.Commit != "" {
+		p(", commit %s", r.machine.Commit)
 	}
 	p(" (embedded SQLite catalog) |\n")
 	p("| Hive Metastore | Apache Hive %s standalone metastore, embedded Derby, default settings (direct SQL on), Java heap 1 GB |\n\n", hms.version)
@@ -150,11 +108,11 @@ func (r report) markdown() string {
 	p("statistics for 5 columns (`update_table_column_statistics`). Both servers are checked to return the same\n")
 	p("counts for every measured read before measuring.\n\n")
 	p("| | Propolis | Hive Metastore | ratio |\n|---|--:|--:|--:|\n")
-	p("| start-up until the first Thrift answer | %s | %s | |\n", fmtDur(prop.startup), fmtDur(hms.startup))
+	p("| start-up until the first Thrift answer | %s | %s | |\n", benchreport.Duration(prop.startup), benchreport.Duration(hms.startup))
 	p("| loading %d partitions (`add_partitions`) | %s (%.0f/s) | %s (%.0f/s) | %.2f |\n", r.opts.partitions,
-		fmtDur(prop.load.partitions), prop.load.partitionsPerSec(), fmtDur(hms.load.partitions), hms.load.partitionsPerSec(),
+		benchreport.Duration(prop.load.partitions), prop.load.partitionsPerSec(), benchreport.Duration(hms.load.partitions), hms.load.partitionsPerSec(),
 		prop.load.partitionsPerSec()/hms.load.partitionsPerSec())
-	p("| whole fixture load | %s | %s | |\n\n", fmtDur(prop.load.total), fmtDur(hms.load.total))
+	p("| whole fixture load | %s | %s | |\n\n", benchreport.Duration(prop.load.total), benchreport.Duration(hms.load.total))
 	p("(The HMS start-up includes the JVM and Derby creating its schema in an empty directory.)\n\n")
 
 	p("## Summary (throughput ratio, Propolis / HMS)\n\n")
@@ -181,8 +139,8 @@ func (r report) markdown() string {
 	p("- With %d cores, the %d-client round is bounded by the CPU shared by the client and the server.\n", runtime.NumCPU(), r.opts.concurrency)
 	p("- Hive 4 removed `get_table` (it answers \"Invalid method name\"), so `get_table_req` is measured.\n")
 	p("- A ratio compares throughput; the latency columns show where the time goes.\n")
-	if busy(r.machine.loadBefore) || busy(r.machine.loadAfter) {
-		p("- **This run shared the machine with other work** (load average %s before, %s after, on %d cores):\n", r.machine.loadBefore, r.machine.loadAfter, runtime.NumCPU())
+	if r.machine.Busy() {
+		p("- **This run shared the machine with other work** (load average %s before, %s after, on %d cores):\n", r.machine.LoadBefore, r.machine.LoadAfter, runtime.NumCPU())
 		p("  absolute figures are lower and noisier than on an idle machine, the JVM's more than Go's.\n")
 	}
 	p("\n## Per operation\n\n")
@@ -192,8 +150,8 @@ func (r report) markdown() string {
 		p("| clients | Propolis ops/s | p50 | p99 | HMS ops/s | p50 | p99 | ratio |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, res := range rs {
 			p("| %d | %s | %s | %s | %s | %s | %s | %s |\n", res.clients,
-				opsCell(res.m[0]), fmtDur(res.m[0].p50), fmtDur(res.m[0].p99),
-				opsCell(res.m[1]), fmtDur(res.m[1].p50), fmtDur(res.m[1].p99), ratioCell(res))
+				opsCell(res.m[0]), benchreport.Duration(res.m[0].p50), benchreport.Duration(res.m[0].p99),
+				opsCell(res.m[1]), benchreport.Duration(res.m[1].p50), benchreport.Duration(res.m[1].p99), ratioCell(res))
 		}
 		for i, m := range res0(rs) {
 			if m.err != "" {
@@ -244,15 +202,6 @@ func oneLine(s string) string {
 		s = s[:300] + "..."
 	}
 	return s
-}
-
-// busy reports a 1-minute load average above the number of cores.
-func busy(load string) bool {
-	var l float64
-	if _, err := fmt.Sscanf(load, "%g", &l); err != nil {
-		return false
-	}
-	return l > float64(runtime.NumCPU())
 }
 
 func capitalize(s string) string {
