@@ -78,8 +78,8 @@ type File struct {
 	cfg      Config
 	key      string
 	meta     *metadata.FileMetaData
-	fields   []int         // the source's top-level field index of each Transform column; -1: absent
-	absent   []arrow.Field // per Transform column: the all-NULL field of a column the file lacks
+	fields   []int           // the source's top-level field index of each Transform column; -1: absent
+	absent   []arrow.Field   // per Transform column: the all-NULL field of a column the file lacks
 	dict     map[string]bool // output columns written with a dictionary (see dictionaries)
 	leaves   map[int]bool
 	slices   []slice
