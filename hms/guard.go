@@ -67,3 +67,11 @@ func withheld(err error) bool {
 	var w *WithheldError
 	return errors.As(err, &w)
 }
+
+// PartitionViewer is implemented by guards that serve some tables rewritten but still
+// partitioned (the worker path): PartitionView returns how the caller is shown db.table's
+// partitions, or the error CheckRaw gave when the table is not served partitioned to them.
+// The rewrite must not modify the partitions it is given.
+type PartitionViewer interface {
+	PartitionView(ctx context.Context, db, table string) (func([]*hm.Partition) ([]*hm.Partition, error), error)
+}

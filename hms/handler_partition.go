@@ -27,6 +27,41 @@ func (h *Handler) rawRef(ctx context.Context, db, tbl string) (tableRef, error) 
 	return h.readRaw(ctx, r)
 }
 
+// partRef is rawRef for calls that return partitions: a table the guard serves rewritten
+// (hms.WithheldError) may still have its partitions listed, rewritten by the guard's
+// PartitionViewer. rewrite is never nil.
+func (h *Handler) partRef(ctx context.Context, db, tbl string) (tableRef, func([]*hm.Partition) ([]*hm.Partition, error), error) {
+	r, err := h.rawRef(ctx, db, tbl)
+	if err == nil {
+		return r, keepPartitions, nil
+	}
+	if pv, ok := h.guard.(PartitionViewer); ok && withheld(err) {
+		rewrite, verr := pv.PartitionView(ctx, r.db, r.tbl)
+		if verr != nil {
+			return r, nil, verr
+		}
+		return r, rewrite, nil
+	}
+	return r, nil, err
+}
+
+func keepPartitions(ps []*hm.Partition) ([]*hm.Partition, error) { return ps, nil }
+
+// onePartition rewrites a single partition.
+func onePartition(rewrite func([]*hm.Partition) ([]*hm.Partition, error), p *hm.Partition, err error) (*hm.Partition, error) {
+	if err != nil {
+		return nil, err
+	}
+	ps, err := rewrite([]*hm.Partition{p})
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) != 1 {
+		return nil, errs.NotFound("partition not found")
+	}
+	return ps[0], nil
+}
+
 // writeRef resolves a table about to be changed, and decides whether the caller may.
 func (h *Handler) writeRef(ctx context.Context, op, db, tbl string) (tableRef, error) {
 	r, err := ref(db, tbl)
@@ -205,11 +240,12 @@ func (h *Handler) AppendPartitionByNameWithEnvironmentContext(ctx context.Contex
 // --- get one ---
 
 func (h *Handler) GetPartition(ctx context.Context, db, tbl string, values []string) (*hm.Partition, error) {
-	r, err := h.rawRef(ctx, db, tbl)
+	r, rewrite, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().GetPartition(ctx, r.db, r.tbl, values)
+	p, err := h.backend().GetPartition(ctx, r.db, r.tbl, values)
+	return onePartition(rewrite, p, err)
 }
 
 func (h *Handler) GetPartitionWithAuth(ctx context.Context, db, tbl string, values []string, _ string, _ []string) (*hm.Partition, error) {
@@ -217,7 +253,7 @@ func (h *Handler) GetPartitionWithAuth(ctx context.Context, db, tbl string, valu
 }
 
 func (h *Handler) GetPartitionByName(ctx context.Context, db, tbl, name string) (*hm.Partition, error) {
-	r, err := h.rawRef(ctx, db, tbl)
+	r, rewrite, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -225,21 +261,26 @@ func (h *Handler) GetPartitionByName(ctx context.Context, db, tbl, name string) 
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().GetPartition(ctx, r.db, r.tbl, vals)
+	p, err := h.backend().GetPartition(ctx, r.db, r.tbl, vals)
+	return onePartition(rewrite, p, err)
 }
 
 // --- listings ---
 
 func (h *Handler) listPartitions(ctx context.Context, db, tbl string, q PartitionQuery) ([]*hm.Partition, error) {
-	r, err := h.rawRef(ctx, db, tbl)
+	r, rewrite, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().ListPartitions(ctx, r.db, r.tbl, q)
+	ps, err := h.backend().ListPartitions(ctx, r.db, r.tbl, q)
+	if err != nil {
+		return nil, err
+	}
+	return rewrite(ps)
 }
 
 func (h *Handler) listPartitionNames(ctx context.Context, db, tbl string, q PartitionQuery) ([]string, error) {
-	r, err := h.rawRef(ctx, db, tbl)
+	r, _, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +338,7 @@ func (h *Handler) GetPartitionsByFilter(ctx context.Context, db, tbl, filter str
 }
 
 func (h *Handler) GetNumPartitionsByFilter(ctx context.Context, db, tbl, filter string) (int32, error) {
-	r, err := h.rawRef(ctx, db, tbl)
+	r, _, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return 0, err
 	}
@@ -306,11 +347,15 @@ func (h *Handler) GetNumPartitionsByFilter(ctx context.Context, db, tbl, filter 
 }
 
 func (h *Handler) GetPartitionsByNames(ctx context.Context, db, tbl string, names []string) ([]*hm.Partition, error) {
-	r, err := h.rawRef(ctx, db, tbl)
+	r, rewrite, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().GetPartitionsByNames(ctx, r.db, r.tbl, names)
+	ps, err := h.backend().GetPartitionsByNames(ctx, r.db, r.tbl, names)
+	if err != nil {
+		return nil, err
+	}
+	return rewrite(ps)
 }
 
 func (h *Handler) GetPartitionsByNamesReq(ctx context.Context, req *hm.GetPartitionsByNamesRequest) (*hm.GetPartitionsByNamesResult_, error) {

@@ -58,7 +58,10 @@ type Guard struct {
 	now      func() time.Time
 }
 
-var _ hms.Guard = (*Guard)(nil)
+var (
+	_ hms.Guard           = (*Guard)(nil)
+	_ hms.PartitionViewer = (*Guard)(nil)
+)
 
 // minAliasKey is the shortest AliasKey accepted: 128 bits.
 const minAliasKey = 16

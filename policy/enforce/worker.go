@@ -108,14 +108,7 @@ func (g *Guard) workerTable(c *call, t *hm.Table, d policy.Decision) (*hm.Table,
 	if err != nil {
 		return nil, errs.Denied("%s is protected and its policy cannot be enforced (%w): it is not served to %s", obj, err, c.who.User)
 	}
-	tok, err := g.workers.Signer.Issue(token.Claims{
-		User:    c.who.User,
-		Groups:  c.who.Groups,
-		Profile: c.prof.Name,
-		DB:      strings.ToLower(t.DbName),
-		Table:   strings.ToLower(t.TableName),
-		Version: c.version(),
-	}, g.workers.TTL)
+	tok, err := g.issue(c, t, "")
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +124,41 @@ func (g *Guard) workerTable(c *call, t *hm.Table, d policy.Decision) (*hm.Table,
 	if cm, ok := t.Parameters["comment"]; ok {
 		out.Parameters["comment"] = cm
 	}
+	if servedPartitioned(t, d) {
+		// Partition keys stay keys, so engines prune; each partition's location carries a
+		// token for that partition alone (PartitionView).
+		keys := map[string]bool{}
+		for _, k := range t.PartitionKeys {
+			out.PartitionKeys = append(out.PartitionKeys, &hm.FieldSchema{Name: k.Name, Type: k.Type, Comment: k.Comment})
+			keys[strings.ToLower(k.Name)] = true
+		}
+		var data []wplan.Column
+		for _, col := range cols {
+			if !keys[col.Name] {
+				data = append(data, col)
+			}
+		}
+		cols = data
+	}
+	out.Sd = g.workerSD(cols, tok)
+	return &out, nil
+}
+
+// issue signs the caller's token for t, for one partition (k=v/...) or all ("").
+func (g *Guard) issue(c *call, t *hm.Table, parts string) (string, error) {
+	return g.workers.Signer.Issue(token.Claims{
+		User:    c.who.User,
+		Groups:  c.who.Groups,
+		Profile: c.prof.Name,
+		DB:      strings.ToLower(t.DbName),
+		Table:   strings.ToLower(t.TableName),
+		Version: c.version(),
+		Parts:   parts,
+	}, g.workers.TTL)
+}
+
+// workerSD is the storage of a table or partition the fleet serves: Parquet at tok.
+func (g *Guard) workerSD(cols []wplan.Column, tok string) *hm.StorageDescriptor {
 	sd := &hm.StorageDescriptor{
 		Location:     strings.TrimSuffix(g.workers.Base, "/") + "/" + tok,
 		InputFormat:  parquetInputFormat,
@@ -147,8 +175,91 @@ func (g *Guard) workerTable(c *call, t *hm.Table, d policy.Decision) (*hm.Table,
 	for _, col := range cols {
 		sd.Cols = append(sd.Cols, &hm.FieldSchema{Name: col.Name, Type: col.Type})
 	}
-	out.Sd = sd
-	return &out, nil
+	return sd
+}
+
+// servedPartitioned says whether the fleet serves t to a caller with decision d as a
+// partitioned table. Only when partition names reveal nothing the rows would not: no
+// partition key is hidden or masked, and no row filter could remove a partition's every row
+// while its name still showed.
+func servedPartitioned(t *hm.Table, d policy.Decision) bool {
+	if len(t.PartitionKeys) == 0 || strings.TrimSpace(d.RowFilter) != "" {
+		return false
+	}
+	hidden, masks := columnRules(d)
+	for _, k := range t.PartitionKeys {
+		name := strings.ToLower(k.Name)
+		if _, masked := masks[name]; masked || hidden[name] {
+			return false
+		}
+	}
+	return true
+}
+
+// PartitionView is how the caller is shown the partitions of a table the fleet serves them
+// partitioned (hms.PartitionViewer): each partition's location carries a token for that
+// partition alone, its columns are the served ones, and its parameters (statistics of the raw
+// data) are dropped. Any other table gets CheckRaw's answer.
+func (g *Guard) PartitionView(ctx context.Context, db, table string) (func([]*hm.Partition) ([]*hm.Partition, error), error) {
+	obj := qualified(db, table)
+	c, err := g.caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	raw := g.CheckRaw(ctx, db, table)
+	if raw == nil || g.load == nil || g.workers == nil {
+		return nil, errs.Denied("%s: no partition view", obj)
+	}
+	if !errors.As(raw, new(*hms.WithheldError)) {
+		return nil, raw // not served by the fleet to this caller
+	}
+	t, err := g.load(ctx, db, table)
+	if err != nil {
+		return nil, err
+	}
+	d, err := g.decide(c, t)
+	if err != nil || d.Outcome != policy.Restricted || !servedPartitioned(t, d) {
+		return nil, raw
+	}
+	cols, _, _, err := workerColumns(tableRef(t), d)
+	if err != nil {
+		return nil, raw
+	}
+	keys := make([]string, len(t.PartitionKeys))
+	isKey := map[string]bool{}
+	for i, k := range t.PartitionKeys {
+		keys[i] = strings.ToLower(k.Name)
+		isKey[keys[i]] = true
+	}
+	var data []wplan.Column
+	for _, col := range cols {
+		if !isKey[col.Name] {
+			data = append(data, col)
+		}
+	}
+	g.record(ctx, c, ActionWorkerTable, obj, audit.OutcomeRestricted, audit.PathWorker, &d, nil)
+	return func(ps []*hm.Partition) ([]*hm.Partition, error) {
+		out := make([]*hm.Partition, 0, len(ps))
+		for _, p := range ps {
+			if p == nil {
+				continue
+			}
+			name, err := hivename.MakePartName(keys, p.Values)
+			if err != nil {
+				return nil, err
+			}
+			tok, err := g.issue(c, t, name)
+			if err != nil {
+				return nil, err
+			}
+			cp := *p
+			cp.Values = append([]string(nil), p.Values...)
+			cp.Parameters = map[string]string{}
+			cp.Sd = g.workerSD(data, tok)
+			out = append(out, &cp)
+		}
+		return out, nil
+	}, nil
 }
 
 // usesWorker says whether a restricted decision is served by the fleet for this caller.

@@ -211,3 +211,61 @@ grants:
 		t.Errorf("default: allow must not grant detokenize: %v", err)
 	}
 }
+
+// TestWorkerPartitions: without a row filter, a partitioned table stays partitioned on the
+// fleet, each partition with a token for itself alone; with one, it is served unpartitioned
+// and its partitions stay withheld.
+func TestWorkerPartitions(t *testing.T) {
+	f, signer := newWorkerFixture(t)
+	alice := thrift.Identity{User: "alice", Groups: []string{"analysts"}, Source: "sasl"}
+	erin := thrift.Identity{User: "erin", Groups: []string{"analysts", "eu_analysts"}, Source: "sasl"}
+	orig := f.tables["customers"]
+	got, err := f.g.Table(as("notebook", alice), orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.PartitionKeys) != 1 || got.PartitionKeys[0].Name != "dt" {
+		t.Fatalf("alice's worker table is not partitioned by dt: %+v", got.PartitionKeys)
+	}
+	for _, c := range got.Sd.Cols {
+		if c.Name == "dt" {
+			t.Fatal("the partition key is also a data column")
+		}
+	}
+	rewrite, err := f.g.PartitionView(as("notebook", alice), "sales", "customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := []*hm.Partition{{DbName: "sales", TableName: "customers", Values: []string{"2024-01-01"}, Parameters: map[string]string{"numRows": "42"},
+		Sd: &hm.StorageDescriptor{Location: "s3://lake/sales/customers/dt=2024-01-01"}}}
+	ps, err := rewrite(raw)
+	if err != nil || len(ps) != 1 {
+		t.Fatalf("rewrite = %v, %v", ps, err)
+	}
+	if raw[0].Sd.Location != "s3://lake/sales/customers/dt=2024-01-01" || raw[0].Parameters["numRows"] != "42" {
+		t.Fatal("PartitionView changed the partitions it was given")
+	}
+	if ps[0].Parameters["numRows"] != "" {
+		t.Fatal("raw partition statistics were served")
+	}
+	claims, err := signer.Verify(tokenOf(t, &hm.Table{Sd: ps[0].Sd}))
+	if err != nil || claims.Parts != "dt=2024-01-01" || claims.User != "alice" {
+		t.Fatalf("partition token claims = %+v, %v", claims, err)
+	}
+	spec, err := f.g.Plan(context.Background(), tokenOf(t, &hm.Table{Sd: ps[0].Sd}))
+	if err != nil || len(spec.Locations) != 1 || spec.Locations[0].Name != "dt=2024-01-01" {
+		t.Fatalf("partition plan = %+v, %v", spec, err)
+	}
+
+	// erin has a row filter: unpartitioned, and no partition view.
+	if got, err := f.g.Table(as("notebook", erin), orig); err != nil || len(got.PartitionKeys) != 0 {
+		t.Fatalf("erin's worker table: %v, %v", got, err)
+	}
+	if _, err := f.g.PartitionView(as("notebook", erin), "sales", "customers"); !errors.As(err, new(*hms.WithheldError)) {
+		t.Fatalf("erin's partition view: %v, want withheld", err)
+	}
+	// Trusted Trino reads a native view: no partitions at all.
+	if _, err := f.g.PartitionView(as("trino", alice), "sales", "customers"); err == nil {
+		t.Fatal("a partition view for a native policy view")
+	}
+}
