@@ -100,6 +100,9 @@ func (h *Handler) GetTableColumnStatistics(ctx context.Context, db, tbl, col str
 
 func (h *Handler) GetPartitionColumnStatistics(ctx context.Context, db, tbl, part, col string) (*hm.ColumnStatistics, error) {
 	r, err := h.rawRef(ctx, db, tbl)
+	if withheld(err) {
+		return nil, errs.NotFound("no statistics for column %s of partition %s of %s.%s", col, part, r.db, r.tbl)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +154,9 @@ func (h *Handler) GetPartitionsStatisticsReq(ctx context.Context, req *hm.Partit
 		return nil, errs.Invalid("get_partitions_statistics_req: no request")
 	}
 	r, err := h.rawRef(ctx, req.DbName, req.TblName)
+	if withheld(err) {
+		return &hm.PartitionsStatsResult_{PartStats: map[string][]*hm.ColumnStatisticsObj{}}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
