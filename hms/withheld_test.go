@@ -14,7 +14,9 @@ import (
 // empty, and (when partitioned) partitions rewritten to a location of its own.
 type workerGuard struct{ partitioned bool }
 
-func (workerGuard) FilterDatabases(_ context.Context, dbs []string) ([]string, error) { return dbs, nil }
+func (workerGuard) FilterDatabases(_ context.Context, dbs []string) ([]string, error) {
+	return dbs, nil
+}
 func (workerGuard) FilterTables(_ context.Context, _ string, ts []string) ([]string, error) {
 	return ts, nil
 }
