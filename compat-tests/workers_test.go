@@ -54,6 +54,11 @@ var (
 		{13, "cy@example.com", 990}, {14, "nobody@example.com", 5},
 	}
 	wRegions = [][2]string{{"alice", "EU"}, {"alice", "US"}, {"erin", "EU"}}
+	// events is partitioned by dt and has no row filter: served partitioned, so engines prune.
+	wEvents = []struct {
+		ID        int64
+		Email, DT string
+	}{{100, "ada@example.com", "2024-01-01"}, {101, "bob@example.com", "2024-01-02"}, {102, "cy@example.com", "2024-01-02"}, {103, "ada@example.com", "2024-01-03"}}
 )
 
 const (
@@ -140,6 +145,7 @@ workers:
 		"SELECT id, name, email, phone, region FROM shop.customers ORDER BY id",
 		"SELECT id, email, amount FROM shop.orders ORDER BY id",
 		"SELECT c.id, o.id FROM shop.customers c JOIN shop.orders o ON c.email = o.email ORDER BY c.id, o.id",
+		"SELECT id, email, dt FROM shop.events WHERE dt = '2024-01-02' ORDER BY id",
 	}
 	qPath := filepath.Join(dir, "queries.json")
 	b, _ := json.Marshal(queries)
@@ -286,7 +292,7 @@ func dialHMSAs(t *testing.T, addr, user string) *hm.ThriftHiveMetastoreClient {
 
 // workerRows is what a user must read.
 type workerRows struct {
-	customers, orders, joined [][]any
+	customers, orders, joined, events [][]any
 }
 
 // expectedWorkerRows computes what user reads: customers of the user's regions, emails
@@ -305,6 +311,9 @@ func expectedWorkerRows(t *testing.T, user string) workerRows {
 	}
 	for _, o := range wOrders {
 		emails = append(emails, o.Email)
+	}
+	for _, e := range wEvents {
+		emails = append(emails, e.Email)
 	}
 	tok := evalStrings(t, "tokenize(s, 'pii')", emails)
 	fpe := evalStrings(t, "fpe_digits(s, 4, 'pii')", phones)
@@ -325,6 +334,11 @@ func expectedWorkerRows(t *testing.T, user string) workerRows {
 			if c.Email == o.Email && regions[c.Region] {
 				w.joined = append(w.joined, []any{c.ID, o.ID})
 			}
+		}
+	}
+	for i, e := range wEvents {
+		if e.DT == "2024-01-02" {
+			w.events = append(w.events, []any{e.ID, tok[len(wCustomers)+len(wOrders)+i], e.DT})
 		}
 	}
 	return w
@@ -375,6 +389,7 @@ func judgeWorkerRows(t *testing.T, who string, res []queryResult, want workerRow
 	checkRows(t, who, res[0], nil, want.customers)
 	checkRows(t, who, res[1], nil, want.orders)
 	checkRows(t, who, res[2], nil, want.joined)
+	checkRows(t, who, res[3], nil, want.events)
 	for _, r := range res {
 		for _, row := range r.Rows {
 			for _, v := range row {
@@ -435,6 +450,29 @@ func seedWorkerTables(t *testing.T, ctx context.Context, c *hm.ThriftHiveMetasto
 				bs[2].(*array.Int64Builder).Append(o.Amount)
 			}
 		})
+	}
+	evSchema := arrow.NewSchema([]arrow.Field{{Name: "id", Type: i64, Nullable: true}, {Name: "email", Type: str, Nullable: true}}, nil)
+	evDir := filepath.Join(lake, "shop", "events")
+	et := parquetTable("shop", "events", "file://"+evDir, []*hm.FieldSchema{{Name: "id", Type: "bigint"}, {Name: "email", Type: "string"}})
+	et.PartitionKeys = []*hm.FieldSchema{{Name: "dt", Type: "string"}}
+	must(t, "create shop.events", c.CreateTable(ctx, et))
+	var evParts []*hm.Partition
+	for _, dt := range []string{"2024-01-01", "2024-01-02", "2024-01-03"} {
+		loc := filepath.Join(evDir, "dt="+dt)
+		writeParquet(t, filepath.Join(loc, "part-00000.parquet"), evSchema, func(bs []array.Builder) {
+			for _, e := range wEvents {
+				if e.DT == dt {
+					bs[0].(*array.Int64Builder).Append(e.ID)
+					bs[1].(*array.StringBuilder).Append(e.Email)
+				}
+			}
+		})
+		sd := *et.Sd
+		sd.Location = "file://" + loc
+		evParts = append(evParts, &hm.Partition{DbName: "shop", TableName: "events", Values: []string{dt}, Sd: &sd})
+	}
+	if _, err := c.AddPartitions(ctx, evParts); err != nil {
+		t.Fatal(err)
 	}
 	aclSchema := arrow.NewSchema([]arrow.Field{{Name: "user", Type: str, Nullable: true}, {Name: "region", Type: str, Nullable: true}}, nil)
 	aclDir := filepath.Join(lake, "acl", "user_regions")
