@@ -19,13 +19,22 @@
 //     definer views, so their view reads a raw-table alias, <table>__raw_<token>, whose token
 //     is an HMAC over (user, database, table, policy version): only the user it was issued to
 //     can resolve it (ResolveAlias), and only under the policy that issued it.
-//   - An untrusted engine never gets a protected table, and nothing is ever served raw in
-//     place of a policy it cannot enforce: masks or filters that need the worker path, a
-//     policy that does not type-check against the table, a missing policy, an unknown
-//     profile, all deny with an error saying why (fail closed).
+//   - The worker path (Config.Workers): a protected table an untrusted engine asks for, or
+//     one whose masks or filters no engine evaluates natively, becomes an external Parquet
+//     table on the worker fleet, its location carrying a signed, expiring token scoped to the
+//     user, the table, the policy version and the partition set (workerTable). Plan re-decides
+//     under the token's policy version for the worker; Issue and Authorize serve Flight
+//     clients and the detokenize privilege. A partitioned table stays partitioned only when
+//     its partition names reveal nothing the rows would not (PartitionView).
+//   - Without the worker path, an untrusted engine never gets a protected table, and nothing
+//     is ever served raw in place of a policy it cannot enforce: masks or filters that need
+//     the worker path, a policy that does not type-check against the table, a missing policy,
+//     an unknown profile, all deny with an error saying why (fail closed).
 //
 // Partitions, locations and statistics reveal data and storage, so CheckRaw serves them only
-// to callers who read the table raw. Writes need the policy's write privileges.
+// to callers who read the table raw; for worker-path tables it answers hms.WithheldError, so
+// statistics answer empty and partitions go through PartitionView. Writes need the policy's
+// write privileges.
 //
 // Residual risk, stated plainly: a user of a trusted Hive-dialect engine can read their view's
 // text (DESCRIBE FORMATTED, SHOW CREATE TABLE), see the alias, and query it directly; the
@@ -40,7 +49,8 @@
 //
 // Every decision (listings, tables, raw access, alias resolutions, writes, and refusals) is
 // written to the audit log with the engine profile, the policy version and the enforcement
-// path: "native" for policy views and the aliases they read, "none" otherwise. A failing audit
+// path: "native" for policy views and the aliases they read, "worker" for the worker path,
+// "none" otherwise. A failing audit
 // log is logged but does not fail calls: the decision is already enforced either way.
 //
 // Known gap: is_member() in a row filter or mask is rendered from the groups the connection
