@@ -53,8 +53,7 @@
 // "none" otherwise. A failing audit
 // log is logged but does not fail calls: the decision is already enforced either way.
 //
-// Known gap: is_member() in a row filter or mask is rendered from the groups the connection
-// reported, not from the policy file's static groups (the policy does not export its group
-// resolution yet), so a user who is a member only through the policy file renders as a
-// non-member there. Grants, denies, masks and filters are still chosen with static groups.
+// is_member() in a row filter or mask sees the groups the connection reported and those the
+// policy file assigns (policy.Groups), as grants do; the worker path hands the same set to
+// the workers in the plan.
 package enforce
