@@ -641,7 +641,7 @@ func trinoRun(t *testing.T, db *sql.DB, user, q string) queryResult {
 	r := queryResult{SQL: q}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	rs, err := db.QueryContext(ctx, q)
+	rs, err := trinoQuery(ctx, t, db, q)
 	if err != nil {
 		r.Error = err.Error()
 		return r

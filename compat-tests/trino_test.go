@@ -182,7 +182,7 @@ func (d *trinoDB) exec(q string) {
 	d.t.Logf("trino> %s", q)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if _, err := d.db.ExecContext(ctx, q); err != nil {
+	if err := trinoExec(ctx, d.t, d.db, q); err != nil {
 		d.t.Fatalf("%s\n  failed: %v", q, err)
 	}
 }
@@ -192,7 +192,7 @@ func (d *trinoDB) query(q string) [][]any {
 	d.t.Logf("trino> %s", q)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	rs, err := d.db.QueryContext(ctx, q)
+	rs, err := trinoQuery(ctx, d.t, d.db, q)
 	if err != nil {
 		d.t.Fatalf("%s\n  failed: %v", q, err)
 	}
