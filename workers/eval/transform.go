@@ -54,6 +54,7 @@ type Transform struct {
 	filter    *Program
 	outs      []output
 	outSchema *arrow.Schema
+	hasFilter bool
 }
 
 type partition struct {
@@ -65,6 +66,8 @@ type output struct {
 	prog      *Program
 	to        expr.Type
 	passIndex int // >= 0: a complex source column served as it is, by index in inSchema
+	identity  string   // the source column (as in read) served unchanged; "" when computed
+	reads     []string // the source columns (as in read) the value is computed from
 }
 
 // NewTransform compiles spec. Unknown columns, types without an Arrow form and unchecked
@@ -204,11 +207,80 @@ func newTransform(spec TransformSpec, env Env) (_ *Transform, err error) {
 				return nil, fmt.Errorf("transform: column %q: %w", c.Name, err)
 			}
 		}
+		o.identity, o.reads = t.sourceOf(c, o, to, dt, partTypes)
 		t.outs = append(t.outs, o)
 		outFields[i] = arrow.Field{Name: c.Name, Type: dt, Nullable: true}
 	}
 	t.outSchema = arrow.NewSchema(outFields, nil)
+	t.hasFilter = spec.Filter != nil
 	return t, nil
+}
+
+// sourceOf returns the source column an output column serves unchanged (if any) and the
+// source columns it is computed from, spelled as in t.read.
+func (t *Transform) sourceOf(c OutputColumn, o output, to expr.Type, dt arrow.DataType, parts map[string]expr.Type) (string, []string) {
+	spelled := func(name string) string {
+		for _, r := range t.read {
+			if strings.EqualFold(r, name) {
+				return r
+			}
+		}
+		return ""
+	}
+	var reads []string
+	names := []string{c.Source}
+	if c.Expr != nil {
+		names = expr.Columns(c.Expr)
+	}
+	for _, n := range names {
+		if r := spelled(n); r != "" && !contains(reads, r) {
+			reads = append(reads, r)
+		}
+	}
+	src := strings.ToLower(c.Source)
+	if _, part := parts[src]; c.Expr != nil || part || o.prog == nil || len(reads) != 1 {
+		return "", reads
+	}
+	// Only a plain read is the column unchanged: a char is padded, a cast converts, and a
+	// different Arrow type would be another Parquet type.
+	i := fieldIndex(t.inSchema, src)
+	if i < 0 || !o.prog.Type().Equal(to) || to.Kind == expr.Char || !arrow.TypeEqual(t.inSchema.Field(i).Type, dt) {
+		return "", reads
+	}
+	if from, err := hiveOf(t.inSchema.Field(i).Type); err != nil || !from.Equal(to) {
+		return "", reads
+	}
+	return reads[0], reads
+}
+
+var _ plan.Passthrough = (*Transform)(nil)
+
+// Identity reports the output columns that are source columns unchanged (see
+// plan.Passthrough); filters is true whenever the Transform has a row filter.
+func (t *Transform) Identity() (filters bool, cols map[int]string) {
+	cols = map[int]string{}
+	for i, o := range t.outs {
+		if o.identity != "" {
+			cols[i] = o.identity
+		}
+	}
+	return t.hasFilter, cols
+}
+
+// Reads returns the source columns the given output columns are computed from.
+func (t *Transform) Reads(outputs []int) []string {
+	var out []string
+	for _, i := range outputs {
+		if i < 0 || i >= len(t.outs) {
+			continue
+		}
+		for _, r := range t.outs[i].reads {
+			if !contains(out, r) {
+				out = append(out, r)
+			}
+		}
+	}
+	return out
 }
 
 func contains(list []string, s string) bool {

@@ -42,3 +42,18 @@ type Reserver interface {
 type SourceTyper interface {
 	SourceType(column string) (arrow.DataType, bool)
 }
+
+// Passthrough is implemented by Transforms that can say which output columns are source
+// columns served unchanged. The scanner then copies those columns' Parquet bytes instead of
+// decoding and re-encoding them; re-encoding unchanged columns is most of a worker's time.
+type Passthrough interface {
+	// Identity reports whether Apply may drop rows (filters; nothing is copied then, since a
+	// copied column chunk has every row of its row group), and cols: output column index (in
+	// Schema) -> source column (spelled as in Columns) whose values that output column is,
+	// unmasked, uncast, of the same type.
+	Identity() (filters bool, cols map[int]string)
+	// Reads returns the source columns (spelled as in Columns) the given output columns are
+	// computed from. When the other output columns are copied, Apply is given only these
+	// columns' values; the others are all NULL in its input.
+	Reads(outputs []int) []string
+}

@@ -83,6 +83,8 @@ type File struct {
 	dict     map[string]bool // output columns written with a dictionary (see dictionaries)
 	leaves   map[int]bool
 	slices   []slice
+	copy     *copyPlan     // nil: every column is re-encoded
+	srcField []arrow.Field // per Transform column: its field in the source (when present)
 	metrics  Metrics
 	location string
 }
@@ -114,7 +116,8 @@ type Group struct {
 	SourceRowGroup int
 	SourceFirstRow int64 // within the source row group
 	SourceRows     int64
-	CRC            uint32 // of the group's bytes, so a re-encoding that differs is refused
+	CRC            uint32 // of the group's re-encoded bytes, so a re-encoding that differs is refused
+	pieces         []piece // with copied columns: where each column chunk's bytes come from
 }
 
 // Open opens the source file and prepares its virtual output file. Allocations are made from
@@ -200,6 +203,7 @@ func (f *File) loadMeta(ctx context.Context) error {
 				}
 				f.fields = append(f.fields, -1)
 				f.absent = append(f.absent, arrow.Field{Name: c, Type: t, Nullable: true})
+				f.srcField = append(f.srcField, f.absent[len(f.absent)-1])
 				continue
 			default:
 				return errs.Invalid("source %s has no column %q (or more than one differing only in case)", f.location, c)
@@ -207,6 +211,7 @@ func (f *File) loadMeta(ctx context.Context) error {
 		}
 		f.fields = append(f.fields, i)
 		f.absent = append(f.absent, arrow.Field{})
+		f.srcField = append(f.srcField, *manifest.Fields[i].Field)
 	}
 	f.leaves = map[int]bool{}
 	var walk func(sf *pqarrow.SchemaField)
@@ -225,6 +230,8 @@ func (f *File) loadMeta(ctx context.Context) error {
 	}
 	f.slices = f.cut()
 	f.dict = f.dictionaries()
+	f.copy = f.planCopy(manifest)
+	f.key += f.copy.key()
 	return nil
 }
 
@@ -358,7 +365,9 @@ type rgReader struct {
 	next    int64 // the row the readers are at, within the row group
 }
 
-func (f *File) openRowGroup(ctx context.Context, s slice) (*rgReader, error) {
+// openRowGroup opens the readers of slice s's row group; Transform columns marked in skip
+// (may be nil) are not read but given as all NULL.
+func (f *File) openRowGroup(ctx context.Context, s slice, skip []bool) (*rgReader, error) {
 	props := parquet.NewReaderProperties(f.budget)
 	if s.readHint {
 		// Column chunks too large to hold whole are read through a small window.
@@ -377,9 +386,9 @@ func (f *File) openRowGroup(ctx context.Context, s slice) (*rgReader, error) {
 	r := &rgReader{pf: pf}
 	fields := make([]arrow.Field, 0, len(f.fields))
 	for k, fi := range f.fields {
-		if fi < 0 {
+		if fi < 0 || skip != nil && skip[k] {
 			r.readers = append(r.readers, nil)
-			fields = append(fields, f.absent[k])
+			fields = append(fields, f.srcField[k])
 			continue
 		}
 		cr, err := fr.GetFieldReader(ctx, fi, f.leaves, []int{s.rg})
@@ -478,6 +487,17 @@ func (f *File) batch(ctx context.Context, r *rgReader, s slice) (arrow.RecordBat
 }
 
 func (f *File) newWriter(w io.Writer) (*pqarrow.FileWriter, error) {
+	return f.newWriterFor(f.tr.Schema(), w)
+}
+
+// newWriterFor is a writer of sc (the output schema or some of its columns) with the fixed
+// properties of every output file.
+func (f *File) newWriterFor(sc *arrow.Schema, w io.Writer) (*pqarrow.FileWriter, error) {
+	props, aprops := f.writerProps()
+	return pqarrow.NewFileWriter(sc, w, props, aprops)
+}
+
+func (f *File) writerProps() (*parquet.WriterProperties, pqarrow.ArrowWriterProperties) {
 	opts := []parquet.WriterProperty{
 		parquet.WithAllocator(f.budget),
 		parquet.WithCompression(compress.Codecs.Snappy),
@@ -502,7 +522,7 @@ func (f *File) newWriter(w io.Writer) (*pqarrow.FileWriter, error) {
 		pqarrow.WithCoerceTimestamps(arrow.Microsecond),
 		pqarrow.WithTruncatedTimestamps(true),
 	)
-	return pqarrow.NewFileWriter(f.tr.Schema(), w, props, aprops)
+	return props, aprops
 }
 
 // layoutSink follows a sequential encode: it forwards bytes to w (nil: discards them), hashes
@@ -563,7 +583,7 @@ func (f *File) encode(ctx context.Context, w io.Writer) (*Layout, error) {
 				cur.release()
 				cur = nil
 			}
-			if cur, err = f.openRowGroup(ctx, s); err != nil {
+			if cur, err = f.openRowGroup(ctx, s, nil); err != nil {
 				return nil, err
 			}
 			curRG = s.rg
@@ -604,7 +624,12 @@ func (f *File) encode(ctx context.Context, w io.Writer) (*Layout, error) {
 // pieces).
 func (f *File) WriteTo(ctx context.Context, w io.Writer) (n int64, err error) {
 	defer Recover(&err)
-	lay, err := f.encode(ctx, w)
+	var lay *Layout
+	if f.copy != nil {
+		lay, err = f.encodeCopy(ctx, w)
+	} else {
+		lay, err = f.encode(ctx, w)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -621,7 +646,12 @@ func (f *File) Layout(ctx context.Context) (lay *Layout, err error) {
 	}
 	v, err := f.cfg.Cache.do(lkey, func() (v any, err error) {
 		defer Recover(&err)
-		l, err := f.encode(ctx, nil)
+		var l *Layout
+		if f.copy != nil {
+			l, err = f.encodeCopy(ctx, nil)
+		} else {
+			l, err = f.encode(ctx, nil)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -669,6 +699,12 @@ func (f *File) ReadAt(ctx context.Context, p []byte, off int64) (n int, err erro
 	put(magic, 0)
 	k := sort.Search(len(lay.Groups), func(i int) bool { return lay.Groups[i].Offset+lay.Groups[i].Size > off })
 	for ; k < len(lay.Groups) && lay.Groups[k].Offset < end; k++ {
+		if f.copy != nil {
+			if err := f.readCopyGroup(ctx, lay, k, p, off, end); err != nil {
+				return 0, err
+			}
+			continue
+		}
 		data, err := f.group(ctx, lay, k)
 		if err != nil {
 			return 0, err
@@ -693,7 +729,12 @@ func (f *File) group(ctx context.Context, lay *Layout, k int) ([]byte, error) {
 	}
 	v, err := f.cfg.Cache.do(gkey, func() (v any, err error) {
 		defer Recover(&err)
-		b, err := f.encodeGroup(ctx, lay, k)
+		var b []byte
+		if f.copy != nil {
+			b, err = f.encodeCopyGroup(ctx, lay, k)
+		} else {
+			b, err = f.encodeGroup(ctx, lay, k)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -731,7 +772,7 @@ func (f *File) encodeGroup(ctx context.Context, lay *Layout, k int) ([]byte, err
 			break
 		}
 	}
-	r, err := f.openRowGroup(ctx, s)
+	r, err := f.openRowGroup(ctx, s, nil)
 	if err != nil {
 		return nil, err
 	}

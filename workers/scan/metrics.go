@@ -37,11 +37,13 @@ type Prom struct {
 	rowsIn      prometheus.Counter
 	rowsOut     prometheus.Counter
 	batches     prometheus.Counter
+	copiedBytes prometheus.Counter
 	stage       *prometheus.CounterVec
 }
 
 var _ prometheus.Collector = (*Prom)(nil)
 var _ Metrics = (*Prom)(nil)
+var _ CopyMetrics = (*Prom)(nil)
 
 // NewProm returns the collectors, named propolis_worker_scan_*.
 func NewProm() *Prom {
@@ -54,6 +56,7 @@ func NewProm() *Prom {
 		rowsIn:      c("rows_in_total", "Source rows read into the policy transform."),
 		rowsOut:     c("rows_out_total", "Rows the policy transform returned."),
 		batches:     c("batches_total", "Batches through the policy transform."),
+		copiedBytes: c("copied_bytes_total", "Bytes of column chunks copied from source files without re-encoding."),
 		stage: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: "propolis", Subsystem: "worker_scan", Name: "stage_seconds_total",
 			Help: "Time spent per stage (read, transform, encode).",
@@ -63,6 +66,7 @@ func NewProm() *Prom {
 
 func (p *Prom) SourceBytes(n int64) { p.sourceBytes.Add(float64(n)) }
 func (p *Prom) ServedBytes(n int64) { p.servedBytes.Add(float64(n)) }
+func (p *Prom) CopiedBytes(n int64) { p.copiedBytes.Add(float64(n)) }
 func (p *Prom) StageTime(s Stage, d time.Duration) {
 	p.stage.WithLabelValues(string(s)).Add(d.Seconds())
 }
@@ -85,5 +89,5 @@ func (p *Prom) Collect(ch chan<- prometheus.Metric) {
 }
 
 func (p *Prom) collectors() []prometheus.Collector {
-	return []prometheus.Collector{p.sourceBytes, p.servedBytes, p.rowsIn, p.rowsOut, p.batches, p.stage}
+	return []prometheus.Collector{p.sourceBytes, p.servedBytes, p.rowsIn, p.rowsOut, p.batches, p.copiedBytes, p.stage}
 }

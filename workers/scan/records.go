@@ -96,7 +96,7 @@ func (r *recordReader) advance() (ok bool, err error) {
 		r.next++
 		if s.rg != r.curRG {
 			r.closeRG()
-			if r.rg, err = r.f.openRowGroup(r.ctx, s); err != nil {
+			if r.rg, err = r.f.openRowGroup(r.ctx, s, nil); err != nil {
 				return false, err
 			}
 			r.curRG = s.rg
