@@ -14,6 +14,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
+	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/apache/arrow-go/v18/parquet/schema"
@@ -187,7 +188,10 @@ func (f *File) copyable(manifest *pqarrow.SchemaManifest, cols []string, name st
 
 func sameColumn(a, b *schema.Column) bool {
 	if a.PhysicalType() != b.PhysicalType() || a.ConvertedType() != b.ConvertedType() ||
-		a.TypeLength() != b.TypeLength() || a.MaxDefinitionLevel() != b.MaxDefinitionLevel() ||
+		// Readers leave the length of other types unset (0) or -1: it only means something
+		// for fixed-length byte arrays.
+		a.PhysicalType() == parquet.Types.FixedLenByteArray && a.TypeLength() != b.TypeLength() ||
+		a.MaxDefinitionLevel() != b.MaxDefinitionLevel() ||
 		a.MaxRepetitionLevel() != b.MaxRepetitionLevel() ||
 		a.SchemaNode().RepetitionType() != b.SchemaNode().RepetitionType() {
 		return false

@@ -116,7 +116,7 @@ type Group struct {
 	SourceRowGroup int
 	SourceFirstRow int64 // within the source row group
 	SourceRows     int64
-	CRC            uint32 // of the group's re-encoded bytes, so a re-encoding that differs is refused
+	CRC            uint32  // of the group's re-encoded bytes, so a re-encoding that differs is refused
 	pieces         []piece // with copied columns: where each column chunk's bytes come from
 }
 
