@@ -65,7 +65,7 @@ type partition struct {
 type output struct {
 	prog      *Program
 	to        expr.Type
-	passIndex int // >= 0: a complex source column served as it is, by index in inSchema
+	passIndex int      // >= 0: a complex source column served as it is, by index in inSchema
 	identity  string   // the source column (as in read) served unchanged; "" when computed
 	reads     []string // the source columns (as in read) the value is computed from
 }

@@ -247,51 +247,74 @@ type subGroup struct {
 }
 
 // encodeSub decodes the columns the re-encoded outputs need from source row group rg, applies
-// the Transform and encodes the re-encoded outputs.
-func (f *File) encodeSub(ctx context.Context, rg int) (*subGroup, error) {
+// the Transform and encodes the re-encoded outputs as one row group. It goes through the
+// row group in the same slices as the re-encoding path (so the Transform sees the same
+// batches and positions, and only a slice is decoded at a time) and buffers the encoded
+// columns, whose size planCopy bounded.
+func (f *File) encodeSub(ctx context.Context, rg int) (sub *subGroup, err error) {
 	p := f.copy
 	rows := f.meta.RowGroup(rg).NumRows()
-	var first int64
-	for i := 0; i < rg; i++ {
-		first += f.meta.RowGroup(i).NumRows()
-	}
-	s := slice{rg: rg, n: rows, rgFirst: first}
-	r, err := f.openRowGroup(ctx, s, p.skip)
-	if err != nil {
-		return nil, err
-	}
-	out, err := f.batch(ctx, r, s)
-	r.release()
-	if err != nil {
-		return nil, err
-	}
-	if out == nil || out.NumRows() != rows {
-		n := int64(0)
-		if out != nil {
-			n = out.NumRows()
-			out.Release()
-		}
-		return nil, errs.Invalid("virtual file of %s: the policy transform kept %d of %d rows though it declares it filters none", f.location, n, rows)
-	}
-	cols := make([]arrow.Array, len(p.encIdx))
-	for k, i := range p.encIdx {
-		cols[k] = out.Column(i)
-	}
-	proj := array.NewRecordBatch(p.enc, cols, rows)
-	out.Release()
-	defer proj.Release()
-
 	sink := &bufSink{buf: memory.NewResizableBuffer(f.budget)}
 	defer sink.buf.Release()
-	t0 := time.Now()
 	fw, err := f.newWriterFor(p.enc, sink)
 	if err != nil {
 		return nil, errs.Invalid("output schema cannot be written as Parquet: %w", err)
 	}
-	if err := fw.Write(proj); err != nil {
-		fw.Close()
-		return nil, fmt.Errorf("encoding %s: %w", f.location, err)
+	closed := false
+	defer func() {
+		if !closed {
+			fw.Close()
+		}
+	}()
+	var r *rgReader
+	defer func() {
+		if r != nil {
+			r.release()
+		}
+	}()
+	var kept int64
+	for _, s := range f.slices {
+		if s.rg != rg {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, errs.Unavailable("scan of %s: %w", f.location, err)
+		}
+		if r == nil {
+			if r, err = f.openRowGroup(ctx, s, p.skip); err != nil {
+				return nil, err
+			}
+		}
+		out, err := f.batch(ctx, r, s)
+		if err != nil {
+			return nil, err
+		}
+		if out == nil || out.NumRows() != s.n {
+			if out != nil {
+				out.Release()
+			}
+			return nil, errs.Invalid("virtual file of %s: the policy transform dropped rows though it declares it filters none", f.location)
+		}
+		cols := make([]arrow.Array, len(p.encIdx))
+		for k, i := range p.encIdx {
+			cols[k] = out.Column(i)
+		}
+		proj := array.NewRecordBatch(p.enc, cols, s.n)
+		out.Release()
+		t0 := time.Now()
+		err = fw.WriteBuffered(proj)
+		f.metrics.StageTime(StageEncode, time.Since(t0))
+		proj.Release()
+		if err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", f.location, err)
+		}
+		kept += s.n
 	}
+	if kept != rows {
+		return nil, fmt.Errorf("encoding %s row group %d: %d rows of %d", f.location, rg, kept, rows)
+	}
+	closed = true
+	t0 := time.Now()
 	if err := fw.Close(); err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", f.location, err)
 	}
@@ -300,7 +323,7 @@ func (f *File) encodeSub(ctx context.Context, rg int) (*subGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	if meta.NumRowGroups() != 1 || len(meta.RowGroups[0].Columns) != len(p.leaves)-countCopied(p) {
+	if meta.NumRowGroups() != 1 || meta.RowGroup(0).NumRows() != rows || len(meta.RowGroups[0].Columns) != len(p.leaves)-countCopied(p) {
 		return nil, fmt.Errorf("encoding %s row group %d: unexpected layout of the re-encoded columns", f.location, rg)
 	}
 	data := sink.buf.Bytes()[:sink.n]
