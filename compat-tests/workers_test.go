@@ -196,6 +196,13 @@ workers:
 	// bob is no analyst: the table does not exist for him.
 	expectNotFound(t, "Trino as bob", trinoRun(t, mustOpenTrino(t, "bob", tr.port), "bob", "SELECT * FROM hive.shop.customers"), trinoDialect)
 	timer.mark("Trino as alice, erin and bob")
+	// shop.orders and shop.events have no row filter: their unmasked columns (id, amount)
+	// were served as the source's column chunks, copied next to the re-encoded tokens.
+	for name, admin := range map[string]string{"Spark's worker": w.Admin, "Trino's worker": w2.Admin} {
+		if n := copiedBytes(t, admin); n <= 0 {
+			t.Errorf("%s copied no column chunk (propolis_worker_scan_copied_bytes_total %v)", name, n)
+		}
+	}
 
 	// ---------------------------------------------------------------- pyarrow.flight
 	flightRows := func(user string, args ...string) [][]any {
@@ -580,6 +587,26 @@ func startWorker(t *testing.T, cfgPath, server, flightListen string) *workerProc
 			t.Fatalf("the worker was not ready after 30 s:\n%s", fileTail(w.stderr, 40))
 		}
 	}
+}
+
+// copiedBytes reads a worker's count of column chunk bytes served without re-encoding.
+func copiedBytes(t *testing.T, admin string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		if v, ok := strings.CutPrefix(line, "propolis_worker_scan_copied_bytes_total "); ok {
+			var n float64
+			fmt.Sscan(v, &n)
+			return n
+		}
+	}
+	t.Fatalf("worker %s exports no propolis_worker_scan_copied_bytes_total", admin)
+	return 0
 }
 
 var _ = sql.ErrNoRows
