@@ -127,7 +127,8 @@ func (f *File) planCopy(manifest *pqarrow.SchemaManifest) *copyPlan {
 			walkLeaves(&manifest.Fields[f.fields[k]], decoded)
 		}
 	}
-	size := f.src.Info().Size
+	// Copied pages must lie between the leading magic and the footer.
+	size := f.src.Info().Size - 8 - int64(f.meta.Size())
 	for rg := 0; rg < f.meta.NumRowGroups(); rg++ {
 		md := f.meta.RowGroup(rg)
 		// A row group is one output group here, not cut in slices: its re-encoded columns
@@ -152,7 +153,7 @@ func (f *File) planCopy(manifest *pqarrow.SchemaManifest) *copyPlan {
 				return nil
 			}
 			start, n, ok := chunkSpan(cc.DictionaryPageOffset(), cc.HasDictionaryPage(), cc.DataPageOffset(), cc.TotalCompressedSize())
-			if !ok || cc.HasIndexPage() || start < int64(len(magic)) || start+n > size-8 {
+			if !ok || cc.HasIndexPage() || start < int64(len(magic)) || start+n > size {
 				return nil
 			}
 		}
@@ -381,6 +382,9 @@ func appendRowGroup(dst, src *metadata.FileMetaData, rg int, ordinal int16) {
 // by its dictionary) but only the new-style statistics: with our created_by parquet-mr would
 // trust the legacy min/max of binary columns, which old writers got wrong. path renames it.
 func appendChunk(dst, src *metadata.FileMetaData, rg, col int, start int64, path []string, copied bool) (int64, error) {
+	// The output declares the type-defined sort order for every column (as the writer does):
+	// a source's min/max under another order (or none) would be read wrongly.
+	minMax := col < len(src.ColumnOrders) && src.ColumnOrders[col] != nil && src.ColumnOrders[col].TYPE_ORDER != nil
 	in := src.RowGroups[rg].Columns[col]
 	if in.MetaData == nil {
 		return 0, errs.Invalid("column chunk without metadata")
@@ -410,6 +414,9 @@ func appendChunk(dst, src *metadata.FileMetaData, rg, col int, start int64, path
 			st := *md.Statistics
 			st.Max, st.Min, st.DistinctCount = nil, nil, nil
 			st.IsMaxValueExact, st.IsMinValueExact, st.NanCount = nil, nil, nil
+			if !minMax {
+				st.MinValue, st.MaxValue = nil, nil
+			}
 			md.Statistics = &st
 		}
 	} else {

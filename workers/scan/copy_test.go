@@ -43,6 +43,9 @@ var copySchema = arrow.NewSchema([]arrow.Field{
 func writeCopySource(t testing.TB, dir, name string, codec compress.Compression, rows, rgRows int64, seed int64) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	f, err := os.Create(p)
 	if err != nil {
 		t.Fatal(err)
