@@ -116,8 +116,9 @@ func writeCopySource(t testing.TB, dir, name string, codec compress.Compression,
 // Without fast it does not implement plan.Passthrough: the reference (re-encoding) path.
 type passMask struct {
 	schema *arrow.Schema
-	outs   []string // per output column: the source column, or "" for the email token
-	calls  atomic.Int64
+	outs     []string // per output column: the source column, or "" for the email token
+	calls    atomic.Int64
+	unstable bool // tokens differ on every call
 }
 
 func newPassMask(cols ...string) *passMask {
@@ -148,7 +149,10 @@ func (m *passMask) Columns() []string {
 func (m *passMask) Schema() *arrow.Schema { return m.schema }
 
 func (m *passMask) Apply(ctx context.Context, mem memory.Allocator, rec arrow.RecordBatch, pos plan.Pos) (arrow.RecordBatch, error) {
-	m.calls.Add(1)
+	salt := ""
+	if n := m.calls.Add(1); m.unstable {
+		salt = fmt.Sprint(n)
+	}
 	cols := make([]arrow.Array, len(m.outs))
 	defer releaseArrays(cols)
 	for i, src := range m.outs {
@@ -163,7 +167,7 @@ func (m *passMask) Apply(ctx context.Context, mem memory.Allocator, rec arrow.Re
 			if email.IsNull(r) {
 				b.AppendNull()
 			} else {
-				b.Append(token(email.Value(r)))
+				b.Append(token(email.Value(r) + salt))
 			}
 		}
 		cols[i] = b.NewArray()
@@ -515,5 +519,27 @@ for r in t.to_pylist(): print(r)
 		if outs[0] != outs[1] || strings.Count(outs[1], "\n") < 4000 {
 			t.Fatalf("%s: pyarrow reads the two paths differently", codec)
 		}
+	}
+}
+
+// TestCopiedColumnsUnstableRefused: a re-encoding of a group's changed columns that differs
+// from the layout is refused, as on the re-encoding path.
+func TestCopiedColumnsUnstableRefused(t *testing.T) {
+	loc := writeCopySource(t, t.TempDir(), "s.parquet", compress.Codecs.Snappy, 3000, 1000, 4)
+	b := checked(t, 0)
+	m := newPassMask("id", "email_token")
+	m.unstable = true
+	f, err := Open(context.Background(), Local{}, loc, fastPassMask{passMask: m}, b, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	lay, err := f.Layout(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadAt(context.Background(), make([]byte, lay.Groups[1].Size), lay.Groups[1].Offset)
+	if err == nil || !strings.Contains(err.Error(), "re-encoded differently") {
+		t.Fatalf("unstable transform: %v", err)
 	}
 }
