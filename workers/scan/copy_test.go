@@ -115,7 +115,7 @@ func writeCopySource(t testing.TB, dir, name string, codec compress.Compression,
 // passMask serves every source column as it is (all nullable), email also as a token.
 // Without fast it does not implement plan.Passthrough: the reference (re-encoding) path.
 type passMask struct {
-	schema *arrow.Schema
+	schema   *arrow.Schema
 	outs     []string // per output column: the source column, or "" for the email token
 	calls    atomic.Int64
 	unstable bool // tokens differ on every call
