@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/propolis/propolis/hms"
@@ -174,6 +175,29 @@ func (c *Client) call(ctx context.Context, op string, f func(ctx context.Context
 		return errs.Unavailable("glue backend %q: %s: %w", c.name, op, ctx.Err())
 	}
 	return c.classify(op, err)
+}
+
+// countAttempts is an SDK option counting the attempts of one call. The SDK's retryer resends a
+// request whose connection failed, and the first attempt may have been applied: a create that
+// was retried and then answers "already exists" may have found what its own first attempt
+// made (see createdEarlier).
+func countAttempts(n *int) func(*glue.Options) {
+	return func(o *glue.Options) {
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Finalize.Insert(middleware.FinalizeMiddlewareFunc("propolisCountAttempts",
+				func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+					*n++
+					return next.HandleFinalize(ctx, in)
+				}), "Retry", middleware.After)
+		})
+	}
+}
+
+// createdEarlier says whether an object a retried create found existing is the one it asked
+// for, made since the call was sent (Glue keeps creation times in seconds): then the first
+// attempt created it and only its response was lost.
+func createdEarlier(sent time.Time, same bool, created int64) bool {
+	return same && created >= sent.Unix()-1
 }
 
 // classify maps an SDK error to an errs kind. Only the modeled exception types (errors.As)

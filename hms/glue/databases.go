@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
@@ -25,10 +26,21 @@ func (c *Client) CreateDatabase(ctx context.Context, in *hm.Database) error {
 	if db.LocationUri == "" && c.cfg.Warehouse != "" {
 		db.LocationUri = strings.TrimRight(c.cfg.Warehouse, "/") + "/" + db.Name + ".db"
 	}
-	return c.call(ctx, "create database "+db.Name, func(ctx context.Context) error {
-		_, err := c.g.CreateDatabase(ctx, &glue.CreateDatabaseInput{CatalogId: c.catalog(), DatabaseInput: dbInput(&db)})
+	attempts, sent := 0, time.Now()
+	err := c.call(ctx, "create database "+db.Name, func(ctx context.Context) error {
+		_, err := c.g.CreateDatabase(ctx, &glue.CreateDatabaseInput{CatalogId: c.catalog(), DatabaseInput: dbInput(&db)}, countAttempts(&attempts))
 		return err
 	})
+	if attempts > 1 && errs.KindOf(err) == errs.KindExists {
+		if got, gerr := c.GetDatabase(ctx, db.Name); gerr == nil && got.CreateTime != nil {
+			same := got.LocationUri == db.LocationUri && got.Description == db.Description
+			if createdEarlier(sent, same, int64(*got.CreateTime)) {
+				c.log.Info("create database: a retried call found the database its earlier attempt created", "database", db.Name)
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 func (c *Client) GetDatabase(ctx context.Context, name string) (*hm.Database, error) {

@@ -157,17 +157,30 @@ func (c *Client) createPartitions(ctx context.Context, db, tbl string, parts []*
 			in.PartitionInputList = append(in.PartitionInputList, *partInput(p))
 		}
 		var out *glue.BatchCreatePartitionOutput
+		attempts, sent := 0, time.Now()
 		err := c.call(ctx, "add partitions to "+db+"."+tbl, func(ctx context.Context) (err error) {
-			out, err = c.g.BatchCreatePartition(ctx, in)
+			out, err = c.g.BatchCreatePartition(ctx, in, countAttempts(&attempts))
 			return err
 		})
 		if err != nil {
 			failure = err
 			break
 		}
+		ours := map[string]bool{}
+		if attempts > 1 {
+			ours, err = c.createdByEarlierAttempt(ctx, db, tbl, chunk, out.Errors, sent)
+			if err != nil {
+				failure = err
+				break
+			}
+		}
 		failed := map[string]bool{}
 		for _, e := range out.Errors {
-			failed[strings.Join(e.PartitionValues, "\x00")] = true
+			key := strings.Join(e.PartitionValues, "\x00")
+			if ours[key] {
+				continue
+			}
+			failed[key] = true
 			if e.ErrorDetail != nil && skipExisting && aws.ToString(e.ErrorDetail.ErrorCode) == codeAlreadyExists {
 				continue
 			}
@@ -191,6 +204,42 @@ func (c *Client) createPartitions(ctx context.Context, db, tbl string, parts []*
 		}
 	}
 	return nil, failure
+}
+
+// createdByEarlierAttempt returns the partitions of a retried BatchCreatePartition that
+// failed as already existing but are exactly what chunk asked for (same location): an
+// earlier attempt of the same call created them (since sent), and its response was lost.
+// Without this a retried create reports "already exists" for the partitions it created itself.
+func (c *Client) createdByEarlierAttempt(ctx context.Context, db, tbl string, chunk []*hm.Partition, failures []types.PartitionError, sent time.Time) (map[string]bool, error) {
+	asked := map[string]*hm.Partition{}
+	for _, p := range chunk {
+		asked[strings.Join(p.Values, "\x00")] = p
+	}
+	var values [][]string
+	for _, e := range failures {
+		if e.ErrorDetail != nil && aws.ToString(e.ErrorDetail.ErrorCode) == codeAlreadyExists {
+			values = append(values, e.PartitionValues)
+		}
+	}
+	ours := map[string]bool{}
+	if len(values) == 0 {
+		return ours, nil
+	}
+	existing, err := c.getByValues(ctx, &hm.Table{DbName: db, TableName: tbl}, values)
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range existing {
+		key := strings.Join(p.Values, "\x00")
+		a := asked[key]
+		if a != nil && createdEarlier(sent, a.GetSd().GetLocation() == p.GetSd().GetLocation(), int64(p.CreateTime)) {
+			ours[key] = true
+		}
+	}
+	if len(ours) > 0 {
+		c.log.Info("add partitions: a retried call found partitions its earlier attempt created", "table", db+"."+tbl, "partitions", len(ours))
+	}
+	return ours, nil
 }
 
 // deletePartitions runs BatchDeletePartition in chunks of 25; missing partitions are fine.

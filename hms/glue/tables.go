@@ -132,10 +132,21 @@ func (c *Client) CreateTable(ctx context.Context, in *hm.Table) error {
 }
 
 func (c *Client) createTable(ctx context.Context, t *hm.Table) error {
-	return c.call(ctx, "create table "+t.DbName+"."+t.TableName, func(ctx context.Context) error {
-		_, err := c.g.CreateTable(ctx, &glue.CreateTableInput{CatalogId: c.catalog(), DatabaseName: aws.String(t.DbName), TableInput: tableInput(t)})
+	attempts, sent := 0, time.Now()
+	err := c.call(ctx, "create table "+t.DbName+"."+t.TableName, func(ctx context.Context) error {
+		_, err := c.g.CreateTable(ctx, &glue.CreateTableInput{CatalogId: c.catalog(), DatabaseName: aws.String(t.DbName), TableInput: tableInput(t)}, countAttempts(&attempts))
 		return err
 	})
+	if attempts > 1 && errs.KindOf(err) == errs.KindExists {
+		if got, gerr := c.GetTable(ctx, t.DbName, t.TableName); gerr == nil {
+			same := got.TableType == t.TableType && got.GetSd().GetLocation() == t.GetSd().GetLocation() && got.ViewOriginalText == t.ViewOriginalText
+			if createdEarlier(sent, same, int64(got.CreateTime)) {
+				c.log.Info("create table: a retried call found the table its earlier attempt created", "table", t.DbName+"."+t.TableName)
+				return nil
+			}
+		}
+	}
+	return err
 }
 
 func (c *Client) GetTable(ctx context.Context, db, name string) (*hm.Table, error) {
