@@ -444,7 +444,7 @@ func runTrinoFederation(t *testing.T, ctx context.Context, p *Propolis, newerAdd
 		qctx, cancel := context.WithTimeout(ctx, 90*time.Second)
 		start, before := time.Now(), logged()
 		var n int64
-		err := stats.QueryRowContext(qctx, q).Scan(&n)
+		err := retryNoNodes(qctx, t, func() error { return stats.QueryRowContext(qctx, q).Scan(&n) })
 		cancel()
 		if took, bad := time.Since(start), logged()-before; err != nil || bad > 0 {
 			t.Errorf("%s with Trino's statistics on: err %v after %s; %d Propolis log lines say %q (Propolis cannot "+
@@ -484,7 +484,7 @@ func runTrinoFederation(t *testing.T, ctx context.Context, p *Propolis, newerAdd
 	// newer is read-write: a table Trino creates lands in the newer metastore as crm.trino_made.
 	t.Logf("trino> CREATE TABLE hive.newer_crm.trino_made (id bigint, name varchar) WITH (format = 'PARQUET')")
 	cctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	_, err = db.ExecContext(cctx, "CREATE TABLE hive.newer_crm.trino_made (id bigint, name varchar) WITH (format = 'PARQUET')")
+	err = trinoExec(cctx, t, db, "CREATE TABLE hive.newer_crm.trino_made (id bigint, name varchar) WITH (format = 'PARQUET')")
 	cancel()
 	if err != nil {
 		t.Errorf("Trino CREATE TABLE hive.newer_crm.trino_made through Propolis failed (Trino commits table "+
@@ -509,7 +509,7 @@ func trinoMustFail(t *testing.T, db *sql.DB, q, needle string) {
 	t.Logf("trino> (must fail) %s", q)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	_, err := db.ExecContext(ctx, q)
+	err := trinoExec(ctx, t, db, q)
 	if err == nil {
 		t.Errorf("%s: succeeded, want an error containing %q", q, needle)
 		return
