@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	hm "github.com/beltran/gohive/hive_metastore"
 	_ "github.com/trinodb/trino-go-client/trino"
 )
 
@@ -69,24 +70,7 @@ func TestPolicy(t *testing.T) {
 	timer.mark("start Propolis")
 
 	// Policy as code, with the CLI, against the running server's store.
-	policyFile := filepath.Join(repoRoot, "compat-tests", "testdata", "policy", "sales.yaml")
-	out, err := exec.Command(propolisBin, "policy", "apply", "--data-dir", p.DataDir, "-f", policyFile).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "in force") {
-		t.Fatalf("propolis policy apply: %v\n%s", err, out)
-	}
-	t.Logf("propolis policy apply:\n%s", strings.TrimSpace(string(out)))
-	svc := dialHMS(t, p.Thrift)
-	if _, err := svc.SetUgi(ctx, "propolis", nil); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if _, err := svc.GetAllDatabases(ctx); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the applied policy was not picked up by the server: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	svc := applyPolicy(t, ctx, p, filepath.Join(repoRoot, "compat-tests", "testdata", "policy", "sales.yaml"))
 	timer.mark("policy apply (CLI) and pick-up")
 
 	// ---------------------------------------------------------------- the data
@@ -296,6 +280,30 @@ func TestPolicy(t *testing.T) {
 				t.Errorf("the audit log has no decision for %s through %s", u.name, engine)
 			}
 		}
+	}
+}
+
+// applyPolicy applies a policy file with `propolis policy apply` to p's store, as an operator
+// would, and waits until the server has picked it up. It returns a connection as the policy's
+// service principal (propolis).
+func applyPolicy(t *testing.T, ctx context.Context, p *Propolis, file string) *hm.ThriftHiveMetastoreClient {
+	t.Helper()
+	out, err := exec.Command(propolisBin, "policy", "apply", "--data-dir", p.DataDir, "-f", file).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "in force") {
+		t.Fatalf("propolis policy apply -f %s: %v\n%s", file, err, out)
+	}
+	t.Logf("propolis policy apply:\n%s", strings.TrimSpace(string(out)))
+	svc := dialHMS(t, p.Thrift)
+	if _, err := svc.SetUgi(ctx, "propolis", nil); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		if _, err := svc.GetAllDatabases(ctx); err == nil {
+			return svc
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the applied policy was not picked up by the server: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -119,22 +119,7 @@ workers:
 	t.Logf("Propolis: etl (trusted) %s, spark (untrusted) %s, trino (untrusted) %s; workers: s3 %s and %s, flight %s and %s", p.Thrift, sparkListen, trinoListen, w.S3, w2.S3, w.Flight, w2.Flight)
 	timer.mark("start Propolis and a worker")
 
-	out, err := exec.Command(propolisBin, "policy", "apply", "--data-dir", p.DataDir, "-f", filepath.Join(repoRoot, "compat-tests", "testdata", "workers", "policy.yaml")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("propolis policy apply: %v\n%s", err, out)
-	}
-	svc := dialHMS(t, p.Thrift)
-	if _, err := svc.SetUgi(ctx, "propolis", nil); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(15 * time.Second); ; {
-		if _, err := svc.GetAllDatabases(ctx); err == nil {
-			break
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the applied policy was not picked up: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	svc := applyPolicy(t, ctx, p, filepath.Join(repoRoot, "compat-tests", "testdata", "workers", "policy.yaml"))
 	seedWorkerTables(t, ctx, svc, filepath.Join(dir, "lake"))
 	timer.mark("policy apply and seed")
 
