@@ -43,14 +43,14 @@ type fedResult struct {
 // ratio is path i's throughput over the direct path's: above 1 the path is faster than asking
 // the HMS directly.
 func (r fedResult) ratio(i int) float64 {
-	if r.m[pathDirect].opsPerSec() == 0 {
+	if r.m[pathDirect].OpsPerSec() == 0 {
 		return 0
 	}
-	return r.m[i].opsPerSec() / r.m[pathDirect].opsPerSec()
+	return r.m[i].OpsPerSec() / r.m[pathDirect].OpsPerSec()
 }
 
 func (r fedResult) ratioCell(i int) string {
-	if r.m[i].err != "" || r.m[pathDirect].err != "" || r.m[pathDirect].opsPerSec() == 0 {
+	if r.m[i].Err != "" || r.m[pathDirect].Err != "" || r.m[pathDirect].OpsPerSec() == 0 {
 		return "n/a"
 	}
 	return fmt.Sprintf("**%.2f**", r.ratio(i))
@@ -145,8 +145,8 @@ func runFederation(ctx context.Context, o options, bin, dir string, hms *server,
 		for p := range nPaths {
 			progress("federation: warm-up round %s, %d clients, %s per operation (not measured)", pathNames[p], o.concurrency, o.fedRound)
 			for _, op := range ops[p] {
-				if m := measure(ctx, addrs[p], op, o.concurrency, 0, o.fedRound); m.err != "" {
-					progress("federation: warm-up of %s %s failed: %s", op.name, pathNames[p], m.err)
+				if m := measure(ctx, addrs[p], op, o.concurrency, 0, o.fedRound); m.Err != "" {
+					progress("federation: warm-up of %s %s failed: %s", op.name, pathNames[p], m.Err)
 				}
 			}
 		}
@@ -165,16 +165,16 @@ func runFederation(ctx context.Context, o options, bin, dir string, hms *server,
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
 					}
-					raw[p].add(measureRaw(ctx, addrs[p], ops[p][i], c, o.fedWarmup, o.fedDuration/time.Duration(rounds)))
+					raw[p].Add(measureRaw(ctx, addrs[p], ops[p][i], c, o.fedWarmup, o.fedDuration/time.Duration(rounds)))
 				}
 			}
 			for p := range nPaths {
-				m := raw[p].summary()
+				m := raw[p].Summary()
 				r.m[p] = m
-				if m.err != "" {
-					progress("%-28s %-24s c=%d  ERROR after %d ops: %s", pathNames[p], r.op, c, m.ops, m.err)
+				if m.Err != "" {
+					progress("%-28s %-24s c=%d  ERROR after %d ops: %s", pathNames[p], r.op, c, m.Ops, m.Err)
 				} else {
-					progress("%-28s %-24s c=%d  %9.1f ops/s  p50 %-9s p99 %s", pathNames[p], r.op, c, m.opsPerSec(), benchreport.Duration(m.p50), benchreport.Duration(m.p99))
+					progress("%-28s %-24s c=%d  %9.1f ops/s  p50 %-9s p99 %s", pathNames[p], r.op, c, m.OpsPerSec(), benchreport.Duration(m.P50), benchreport.Duration(m.P99))
 				}
 			}
 			progress("%-28s %-24s c=%d  through/direct: cache off %.2fx, cache on %.2fx", "ratio", r.op, c, r.ratio(pathNoCache), r.ratio(pathCache))
@@ -321,13 +321,13 @@ func (r report) federation(p func(string, ...any)) {
 				if i != pathDirect {
 					ratio = res.ratioCell(i)
 				}
-				p("| %d | %s | %s | %s | %s | %s |\n", res.clients, pathNames[i], opsCell(res.m[i]), benchreport.Duration(res.m[i].p50), benchreport.Duration(res.m[i].p99), ratio)
+				p("| %d | %s | %s | %s | %s | %s |\n", res.clients, pathNames[i], opsCell(res.m[i]), benchreport.Duration(res.m[i].P50), benchreport.Duration(res.m[i].P99), ratio)
 			}
 		}
 		for _, res := range rs {
 			for i := range nPaths {
-				if res.m[i].err != "" {
-					p("\n%s, %d clients, failed: `%s`\n", pathNames[i], res.clients, oneLine(res.m[i].err))
+				if res.m[i].Err != "" {
+					p("\n%s, %d clients, failed: `%s`\n", pathNames[i], res.clients, oneLine(res.m[i].Err))
 				}
 			}
 		}

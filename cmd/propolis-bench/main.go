@@ -172,8 +172,8 @@ func run(ctx context.Context, o options) error {
 			fx.lake = s.lake
 			progress("%s: warm-up round, every operation for %s with %d clients (not measured)", s.name, o.warmupRound, o.concurrency)
 			for _, op := range selected(fx.operations(), o.ops) {
-				if m := measure(ctx, s.addr, op, o.concurrency, 0, o.warmupRound); m.err != "" {
-					progress("%s: warm-up of %s failed: %s", s.name, op.name, m.err)
+				if m := measure(ctx, s.addr, op, o.concurrency, 0, o.warmupRound); m.Err != "" {
+					progress("%s: warm-up of %s failed: %s", s.name, op.name, m.Err)
 				}
 			}
 		}
@@ -193,13 +193,13 @@ func run(ctx context.Context, o options) error {
 				fx.lake = s.lake
 				m := measure(ctx, s.addr, op, c, o.warmup, o.duration)
 				r.m[i] = m
-				if m.err != "" {
-					progress("%-14s %-28s c=%d  ERROR after %d ops: %s", s.name, op.name, c, m.ops, m.err)
+				if m.Err != "" {
+					progress("%-14s %-28s c=%d  ERROR after %d ops: %s", s.name, op.name, c, m.Ops, m.Err)
 				} else {
-					progress("%-14s %-28s c=%d  %9.0f ops/s  p50 %-9s p99 %s", s.name, op.name, c, m.opsPerSec(), benchreport.Duration(m.p50), benchreport.Duration(m.p99))
+					progress("%-14s %-28s c=%d  %9.0f ops/s  p50 %-9s p99 %s", s.name, op.name, c, m.OpsPerSec(), benchreport.Duration(m.P50), benchreport.Duration(m.P99))
 				}
 			}
-			if len(servers) == 2 && r.m[0].err == "" && r.m[1].err == "" {
+			if len(servers) == 2 && r.m[0].Err == "" && r.m[1].Err == "" {
 				progress("%-14s %-28s c=%d  Propolis/HMS = %.2fx", "ratio", op.name, c, r.ratio())
 			}
 			results = append(results, r)

@@ -150,12 +150,12 @@ func (r report) markdown() string {
 		p("| clients | Propolis ops/s | p50 | p99 | HMS ops/s | p50 | p99 | ratio |\n|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 		for _, res := range rs {
 			p("| %d | %s | %s | %s | %s | %s | %s | %s |\n", res.clients,
-				opsCell(res.m[0]), benchreport.Duration(res.m[0].p50), benchreport.Duration(res.m[0].p99),
-				opsCell(res.m[1]), benchreport.Duration(res.m[1].p50), benchreport.Duration(res.m[1].p99), ratioCell(res))
+				opsCell(res.m[0]), benchreport.Duration(res.m[0].P50), benchreport.Duration(res.m[0].P99),
+				opsCell(res.m[1]), benchreport.Duration(res.m[1].P50), benchreport.Duration(res.m[1].P99), ratioCell(res))
 		}
 		for i, m := range res0(rs) {
-			if m.err != "" {
-				p("\n%s failed: `%s`\n", r.servers[i].name, oneLine(m.err))
+			if m.Err != "" {
+				p("\n%s failed: `%s`\n", r.servers[i].name, oneLine(m.Err))
 			}
 		}
 		p("\n")
@@ -171,7 +171,7 @@ func res0(rs []opResult) [2]measurement {
 	var out [2]measurement
 	for _, res := range rs {
 		for i := range res.m {
-			if res.m[i].err != "" && out[i].err == "" {
+			if res.m[i].Err != "" && out[i].Err == "" {
 				out[i] = res.m[i]
 			}
 		}
@@ -180,17 +180,17 @@ func res0(rs []opResult) [2]measurement {
 }
 
 func opsCell(m measurement) string {
-	if m.err != "" {
+	if m.Err != "" {
 		return "error"
 	}
-	if v := m.opsPerSec(); v < 10 {
+	if v := m.OpsPerSec(); v < 10 {
 		return fmt.Sprintf("%.1f", v)
 	}
-	return fmt.Sprintf("%.0f", m.opsPerSec())
+	return fmt.Sprintf("%.0f", m.OpsPerSec())
 }
 
 func ratioCell(r opResult) string {
-	if r.m[0].err != "" || r.m[1].err != "" || r.m[1].opsPerSec() == 0 {
+	if r.m[0].Err != "" || r.m[1].Err != "" || r.m[1].OpsPerSec() == 0 {
 		return "n/a"
 	}
 	return fmt.Sprintf("**%.2f**", r.ratio())

@@ -199,8 +199,8 @@ func run(ctx context.Context, o options) error {
 		progress("warm-up round: every operation for %s with %d clients on each server", o.warmupRound, o.concurrency)
 		for _, op := range ops {
 			for _, s := range servers {
-				if smp := slice(ctx, s.addr, op, o.concurrency, 0, o.warmupRound, 1); smp.err != "" {
-					return fmt.Errorf("%s: %s: %s", s.name, op.name, smp.err)
+				if smp := slice(ctx, s.addr, op, o.concurrency, 0, o.warmupRound, 1); smp.Err != "" {
+					return fmt.Errorf("%s: %s: %s", s.name, op.name, smp.Err)
 				}
 			}
 		}
@@ -218,7 +218,7 @@ func run(ctx context.Context, o options) error {
 				}
 				for _, i := range order {
 					seed++
-					smp[i].add(slice(ctx, servers[i].addr, op, clients, o.warmup, per*time.Duration(max(op.scale, 1)), seed))
+					smp[i].Add(slice(ctx, servers[i].addr, op, clients, o.warmup, per*time.Duration(max(op.scale, 1)), seed))
 					if err := ctx.Err(); err != nil {
 						return err
 					}
@@ -226,15 +226,15 @@ func run(ctx context.Context, o options) error {
 			}
 			res := opResult{op: op, clients: clients}
 			for i := range smp {
-				res.m[i] = smp[i].summary()
-				if res.m[i].err != "" {
-					return fmt.Errorf("%s: %s, %d clients: %s", servers[i].name, op.name, clients, res.m[i].err)
+				res.m[i] = smp[i].Summary()
+				if res.m[i].Err != "" {
+					return fmt.Errorf("%s: %s, %d clients: %s", servers[i].name, op.name, clients, res.m[i].Err)
 				}
 			}
 			rep.results = append(rep.results, res)
 			progress("%-26s %d client(s): off %8s/s p50 %8s p99 %8s | on %8s/s p50 %8s p99 %8s | on/off %.2f",
-				op.name, clients, fmtRate(res.m[0].rate), benchreport.Duration(res.m[0].p50), benchreport.Duration(res.m[0].p99),
-				fmtRate(res.m[1].rate), benchreport.Duration(res.m[1].p50), benchreport.Duration(res.m[1].p99), res.ratio())
+				op.name, clients, fmtRate(res.m[0].Rate), benchreport.Duration(res.m[0].P50), benchreport.Duration(res.m[0].P99),
+				fmtRate(res.m[1].Rate), benchreport.Duration(res.m[1].P50), benchreport.Duration(res.m[1].P99), res.ratio())
 		}
 	}
 	rep.machine.LoadAfter = benchreport.LoadAvg()

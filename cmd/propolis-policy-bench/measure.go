@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"slices"
-	"sync"
 	"time"
+
+	"github.com/propolis/propolis/internal/benchreport"
 )
 
 // operation is one measured call, made as the restricted user.
@@ -67,118 +67,28 @@ func operations(n int) []operation {
 	}
 }
 
-// sample is one server's raw figures for one operation and concurrency, added up over slices.
-//
-// Throughput is per connection: its measured calls over the time from its first measured
-// call's start to its last one's end, summed over slices, then summed over the connections.
-type sample struct {
-	lat   []time.Duration
-	calls []int
-	spans []time.Duration
-	err   string
-}
-
-func (s *sample) add(o sample) {
-	s.lat = append(s.lat, o.lat...)
-	for len(s.calls) < len(o.calls) {
-		s.calls, s.spans = append(s.calls, 0), append(s.spans, 0)
-	}
-	for i := range o.calls {
-		s.calls[i] += o.calls[i]
-		s.spans[i] += o.spans[i]
-	}
-	if s.err == "" {
-		s.err = o.err
-	}
-}
-
-type measurement struct {
-	ops      int
-	rate     float64
-	p50, p99 time.Duration
-	err      string
-}
-
-func (s sample) summary() measurement {
-	m := measurement{ops: len(s.lat), err: s.err}
-	for i := range s.calls {
-		if s.calls[i] > 0 && s.spans[i] > 0 {
-			m.rate += float64(s.calls[i]) / s.spans[i].Seconds()
-		}
-	}
-	if len(s.lat) > 0 {
-		lat := slices.Clone(s.lat)
-		slices.Sort(lat)
-		m.p50 = lat[len(lat)*50/100]
-		m.p99 = lat[min(len(lat)*99/100, len(lat)-1)]
-	}
-	return m
-}
+type (
+	measurement = benchreport.Measurement
+	sample      = benchreport.Sample
+)
 
 // slice runs op on `clients` connections for warmup (not counted) then d. Connections are
-// opened (and set_ugi sent) before the clock starts.
+// opened (and set_ugi sent) before the clock starts. A connection goes on past the end until
+// it has made one measured call: a slow listing under load may take longer than a slice.
 func slice(ctx context.Context, addr string, op operation, clients int, warmup, d time.Duration, seed uint64) sample {
 	conns := make([]*client, clients)
 	for i := range conns {
 		c, err := dial(addr, benchUser, benchGroups)
 		if err != nil {
-			return sample{err: fmt.Sprintf("connect: %v", err)}
+			return sample{Err: fmt.Sprintf("connect: %v", err)}
 		}
 		defer c.Close()
 		conns[i] = c
 	}
-	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		firstErr string
-		lat      []time.Duration
-	)
-	calls := make([]int, clients)
-	spans := make([]time.Duration, clients)
-	start := time.Now()
-	from := start.Add(warmup)
-	end := from.Add(d)
-	hardEnd := end.Add(10 * d)
-	for w := range conns {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(seed, uint64(w)))
-			local := make([]time.Duration, 0, 1024)
-			var first, last time.Time
-			for {
-				t0 := time.Now()
-				// A connection goes on past the end until it has made one measured call (a
-				// slow listing under load may take longer than a slice), up to hardEnd.
-				if ctx.Err() != nil || t0.After(end) && (len(local) > 0 || t0.After(hardEnd)) {
-					break
-				}
-				err := op.call(ctx, conns[w], rng)
-				t1 := time.Now()
-				if err != nil {
-					mu.Lock()
-					if firstErr == "" {
-						firstErr = err.Error()
-					}
-					mu.Unlock()
-					break
-				}
-				if !t0.Before(from) {
-					local = append(local, t1.Sub(t0))
-					if first.IsZero() {
-						first = t0
-					}
-					last = t1
-				}
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			calls[w], spans[w] = len(local), last.Sub(first)
-			mu.Unlock()
-		}(w)
-	}
-	wg.Wait()
-	return sample{lat: lat, calls: calls, spans: spans, err: firstErr}
+	win := benchreport.Window{Warmup: warmup, Duration: d, Seed: seed, AtLeastOne: true}
+	return benchreport.Run(ctx, clients, win, func(ctx context.Context, w, _ int, rng *rand.Rand) error {
+		return op.call(ctx, conns[w], rng)
+	})
 }
 
 type opResult struct {
@@ -189,10 +99,10 @@ type opResult struct {
 
 // ratio is policy-on throughput over policy-off throughput: 1 means no overhead.
 func (r opResult) ratio() float64 {
-	if r.m[0].rate == 0 {
+	if r.m[0].Rate == 0 {
 		return 0
 	}
-	return r.m[1].rate / r.m[0].rate
+	return r.m[1].Rate / r.m[0].Rate
 }
 
 func fmtRate(r float64) string {

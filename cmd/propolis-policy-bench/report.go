@@ -93,8 +93,8 @@ func (r *report) markdown() string {
 	for _, res := range r.results {
 		off, on := res.m[0], res.m[1]
 		p("| %s | %d | %s | %s | %s | %s | %s | %s | %s | **%.2f** |\n", res.op.name, res.clients,
-			fmtRate(off.rate), benchreport.Duration(off.p50), benchreport.Duration(off.p99), fmtRate(on.rate), benchreport.Duration(on.p50), benchreport.Duration(on.p99),
-			fmtDelta(on.p50-off.p50), res.ratio())
+			fmtRate(off.Rate), benchreport.Duration(off.P50), benchreport.Duration(off.P99), fmtRate(on.Rate), benchreport.Duration(on.P50), benchreport.Duration(on.P99),
+			fmtDelta(on.P50-off.P50), res.ratio())
 	}
 	p("\nThe calls:\n\n")
 	for _, op := range selected(operations(o.tables), o.ops) {

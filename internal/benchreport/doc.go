@@ -8,7 +8,10 @@
 //   - the description of the machine a run measured on: CPU model, cores, memory, kernel, Go
 //     version, commit, and the load average before and after (Machine, DescribeMachine,
 //     GoVersionOf, LoadAvg, Busy);
-//   - the duration format of the Thrift benchmarks' tables (Duration).
+//   - the duration format of the Thrift benchmarks' tables (Duration);
+//   - the sampler of the Thrift benchmarks: calls back to back on one connection per worker
+//     over a warm-up and a measured window, throughput per worker summed, and latency
+//     percentiles (Run, Window, Sample, Measurement).
 //
 // What each report says about these, and the rest of its formatting, stays in its program.
 package benchreport
