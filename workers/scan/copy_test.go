@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync/atomic"
@@ -42,14 +40,7 @@ var copySchema = arrow.NewSchema([]arrow.Field{
 
 func writeCopySource(t testing.TB, dir, name string, codec compress.Compression, rows, rgRows int64, seed int64) string {
 	t.Helper()
-	p := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	f, err := os.Create(p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, f := createSource(t, dir, name)
 	defer f.Close()
 	props := parquet.NewWriterProperties(parquet.WithCompression(codec),
 		parquet.WithMaxRowGroupLength(rgRows), parquet.WithVersion(parquet.V2_6),

@@ -33,9 +33,8 @@ var srcSchema = arrow.NewSchema([]arrow.Field{
 
 var regions = []string{"eu", "us", "apac", "latam"}
 
-// writeSource writes rows generated from seed as a Parquet file with row groups of rgRows
-// rows; note adds noteLen random bytes per row (to make big files). It returns the path.
-func writeSource(t testing.TB, dir, name string, rows, rgRows int64, noteLen int, seed int64) string {
+// createSource creates dir/name (and its directories) for a test's source file.
+func createSource(t testing.TB, dir, name string) (string, *os.File) {
 	t.Helper()
 	p := filepath.Join(dir, name)
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
@@ -45,6 +44,14 @@ func writeSource(t testing.TB, dir, name string, rows, rgRows int64, noteLen int
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, f
+}
+
+// writeSource writes rows generated from seed as a Parquet file with row groups of rgRows
+// rows; note adds noteLen random bytes per row (to make big files). It returns the path.
+func writeSource(t testing.TB, dir, name string, rows, rgRows int64, noteLen int, seed int64) string {
+	t.Helper()
+	p, f := createSource(t, dir, name)
 	defer f.Close()
 	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd),
 		parquet.WithMaxRowGroupLength(rgRows), parquet.WithVersion(parquet.V2_6))
