@@ -32,6 +32,6 @@ func configCommand() *cli.Command {
 				fmt.Fprint(c.App.Writer, string(out))
 				return nil
 			},
-		}},
+		}, renderCommand()},
 	}
 }

@@ -35,11 +35,14 @@ func main() {
 	app := &cli.App{
 		Name:  "propolis",
 		Usage: "a Hive Metastore-compatible federation and policy layer",
+		// Exit status: 0 ok, 1 failure, 2 usage (commands return cli.Exit(..., 2) for bad flags).
+		EnableBashCompletion: true,
 		Commands: []*cli.Command{
 			serveCommand(),
 			configCommand(),
 			policyCommand(),
 			workerCommand(),
+			completionCommand(),
 			{
 				Name:  "version",
 				Usage: "print the version",
