@@ -52,9 +52,16 @@ type Store struct {
 
 // Thrift bounds what one client can cost the server.
 type Thrift struct {
-	MaxMessageBytes int64         `yaml:"max_message_bytes" unit:"bytes"`
-	MaxConnections  int           `yaml:"max_connections"`
-	IdleTimeout     time.Duration `yaml:"idle_timeout"`
+	MaxMessageBytes int64 `yaml:"max_message_bytes" unit:"bytes"`
+	MaxConnections  int   `yaml:"max_connections"`
+	// MaxConnectionsPerSource caps connections from one client address, waiting ones included.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// ConnectionWait is how long a connection over max_connections waits for a free slot
+	// before it is refused with an error; 0 refuses it at once.
+	ConnectionWait time.Duration `yaml:"connection_wait"`
+	// HandshakeTimeout is how long a new connection may take to send its first byte.
+	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
+	IdleTimeout      time.Duration `yaml:"idle_timeout"`
 	// ReadTimeout is the time allowed to read one message once its first byte arrived.
 	ReadTimeout  time.Duration `yaml:"read_timeout"`
 	WriteTimeout time.Duration `yaml:"write_timeout"`
@@ -95,10 +102,15 @@ const (
 	DefaultDataDir         = "./.propolis"
 	DefaultMaxMessageBytes = 100 << 20
 	DefaultMaxConnections  = 1000
-	DefaultIdleTimeout     = 10 * time.Minute
-	DefaultReadTimeout     = 60 * time.Second
-	DefaultWriteTimeout    = 60 * time.Second
-	DefaultLockTimeout     = 300 * time.Second
+	// DefaultMaxConnectionsPerSource leaves room for a busy coordinator's connection pool
+	// while keeping one address from taking every slot.
+	DefaultMaxConnectionsPerSource = 200
+	DefaultConnectionWait          = 10 * time.Second
+	DefaultHandshakeTimeout        = 10 * time.Second
+	DefaultIdleTimeout             = 10 * time.Minute
+	DefaultReadTimeout             = 60 * time.Second
+	DefaultWriteTimeout            = 60 * time.Second
+	DefaultLockTimeout             = 300 * time.Second
 
 	// WarehouseDirKey is the Hive setting get_config_value reports the warehouse under.
 	WarehouseDirKey = "hive.metastore.warehouse.dir"
@@ -111,11 +123,14 @@ func base() *Config {
 		DataDir: DefaultDataDir,
 		Store:   Store{Driver: "sqlite"},
 		Thrift: Thrift{
-			MaxMessageBytes: DefaultMaxMessageBytes,
-			MaxConnections:  DefaultMaxConnections,
-			IdleTimeout:     DefaultIdleTimeout,
-			ReadTimeout:     DefaultReadTimeout,
-			WriteTimeout:    DefaultWriteTimeout,
+			MaxMessageBytes:         DefaultMaxMessageBytes,
+			MaxConnections:          DefaultMaxConnections,
+			MaxConnectionsPerSource: DefaultMaxConnectionsPerSource,
+			ConnectionWait:          DefaultConnectionWait,
+			HandshakeTimeout:        DefaultHandshakeTimeout,
+			IdleTimeout:             DefaultIdleTimeout,
+			ReadTimeout:             DefaultReadTimeout,
+			WriteTimeout:            DefaultWriteTimeout,
 		},
 		Admin:     Admin{Listen: DefaultAdminListen},
 		Log:       Log{Level: "info", Format: "text"},
@@ -283,10 +298,20 @@ func (c *Config) Validate() error {
 	if c.Thrift.MaxConnections <= 0 {
 		add("thrift.max_connections", "must be > 0")
 	}
+	if c.Thrift.MaxConnectionsPerSource <= 0 {
+		add("thrift.max_connections_per_source", "must be > 0")
+	}
+	if c.Thrift.ConnectionWait < 0 {
+		add("thrift.connection_wait", "must be >= 0 (0 refuses connections over the limit at once)")
+	}
+	if c.Thrift.HandshakeTimeout > 0 && c.Thrift.IdleTimeout > 0 && c.Thrift.HandshakeTimeout > c.Thrift.IdleTimeout {
+		add("thrift.handshake_timeout", "must not exceed thrift.idle_timeout (%s)", c.Thrift.IdleTimeout)
+	}
 	for _, d := range []struct {
 		field string
 		v     time.Duration
 	}{
+		{"thrift.handshake_timeout", c.Thrift.HandshakeTimeout},
 		{"thrift.idle_timeout", c.Thrift.IdleTimeout},
 		{"thrift.read_timeout", c.Thrift.ReadTimeout},
 		{"thrift.write_timeout", c.Thrift.WriteTimeout},

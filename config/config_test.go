@@ -170,7 +170,9 @@ func TestDefault(t *testing.T) {
 	}
 	if c.Thrift.MaxMessageBytes != 104857600 || c.Thrift.MaxConnections != 1000 ||
 		c.Thrift.IdleTimeout != 10*time.Minute || c.Thrift.ReadTimeout != time.Minute ||
-		c.Thrift.WriteTimeout != time.Minute || c.Locks.Timeout != 300*time.Second {
+		c.Thrift.WriteTimeout != time.Minute || c.Locks.Timeout != 300*time.Second ||
+		c.Thrift.MaxConnectionsPerSource != 200 || c.Thrift.ConnectionWait != 10*time.Second ||
+		c.Thrift.HandshakeTimeout != 10*time.Second {
 		t.Errorf("thrift/locks defaults wrong: %+v %+v", c.Thrift, c.Locks)
 	}
 	if c.Admin.Listen != "127.0.0.1:9084" || c.Listen != "127.0.0.1:9083" || !c.Metastore.TrustSetUGI {

@@ -440,6 +440,7 @@ func TestDispatcherMalformed(t *testing.T) {
 	for range 40 {
 		deep.list(athrift.LIST, 1)
 	}
+	deep.list(athrift.LIST, 0).u8(0) // complete: the server receives a message whole before decoding it
 	tests := []struct {
 		name string
 		in   []byte
@@ -472,12 +473,13 @@ func TestDispatcherMalformed(t *testing.T) {
 		})
 	}
 	fb.mu.Lock()
-	defer fb.mu.Unlock()
 	if len(fb.calls) != 0 {
 		t.Fatalf("fallback called for malformed input: %v", fb.calls)
 	}
+	fb.mu.Unlock()
 
-	// A oneway call of an unknown method is not forwarded; the connection carries on.
+	// A oneway call is refused (Propolis serves no oneway method): not forwarded, answered
+	// INVALID_MESSAGE_TYPE, and the connection closes; the next one is served.
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -485,16 +487,31 @@ func TestDispatcherMalformed(t *testing.T) {
 	defer nc.Close()
 	nc.SetDeadline(time.Now().Add(5 * time.Second))
 	nc.Write(msg(athrift.ONEWAY, "shutdown_everything", []byte{0}))
-	nc.Write(msg(athrift.CALL, "getName", []byte{0}))
-	var got []byte
+	got, err := io.ReadAll(nc)
+	if err != nil {
+		t.Fatalf("reading until the server closes: %v", err)
+	}
+	if !bytes.Contains(got, []byte("not accepted")) {
+		t.Fatalf("oneway call not refused with a reason: % x", got)
+	}
+	nc2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc2.Close()
+	nc2.SetDeadline(time.Now().Add(5 * time.Second))
+	nc2.Write(msg(athrift.CALL, "getName", []byte{0}))
+	got = nil
 	buf := make([]byte, 4096)
 	for !bytes.Contains(got, []byte("session-buffered")) {
-		n, err := nc.Read(buf)
+		n, err := nc2.Read(buf)
 		if err != nil {
 			t.Fatalf("getName after a oneway call: %v (read % x)", err, got)
 		}
 		got = append(got, buf[:n]...)
 	}
+	fb.mu.Lock()
+	defer fb.mu.Unlock()
 	if len(fb.calls) != 0 {
 		t.Fatalf("oneway call forwarded: %v", fb.calls)
 	}

@@ -198,20 +198,134 @@ func TestOversizedMessageGetsAnError(t *testing.T) {
 }
 
 func TestConnectionLimit(t *testing.T) {
-	srv, addr := startServer(t, Config{MaxConnections: 2})
-	c1, _ := client(t, addr, false)
+	srv, addr := startServer(t, Config{MaxConnections: 2, ConnectionWait: 300 * time.Millisecond})
+	c1, tr1 := client(t, addr, false)
 	c2, _ := client(t, addr, true)
 	for _, c := range []*fb303.FacebookServiceClient{c1, c2} {
 		if _, err := c.GetName(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c3, _ := client(t, addr, false)
-	if _, err := c3.GetName(context.Background()); err == nil {
-		t.Fatal("third connection served beyond the limit of 2")
+	// Over the limit, a connection waits, then is told why it is refused, in its own framing.
+	for _, framed := range []bool{false, true} {
+		c3, _ := client(t, addr, framed)
+		start := time.Now()
+		_, err := c3.GetName(context.Background())
+		if err == nil || !strings.Contains(err.Error(), "all 2 connections are in use") {
+			t.Fatalf("third connection (framed %v) beyond the limit of 2: err = %v, want the reason", framed, err)
+		}
+		if d := time.Since(start); d < 250*time.Millisecond {
+			t.Fatalf("refused after %v, before the connection wait", d)
+		}
 	}
 	if n := srv.ActiveConnections(); n != 2 {
 		t.Fatalf("active connections = %d, want 2", n)
+	}
+	// A waiting connection is served as soon as a slot frees.
+	c4, _ := client(t, addr, false)
+	got := make(chan error, 1)
+	go func() { _, err := c4.GetName(context.Background()); got <- err }()
+	time.Sleep(50 * time.Millisecond)
+	tr1.Close()
+	if err := <-got; err != nil {
+		t.Fatalf("waiting connection not served when a slot freed: %v", err)
+	}
+}
+
+func TestConnectionLimitPerSource(t *testing.T) {
+	_, addr := startServer(t, Config{MaxConnectionsPerSource: 2})
+	for range 2 {
+		c, _ := client(t, addr, false)
+		if _, err := c.GetName(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c3, _ := client(t, addr, false)
+	_, err := c3.GetName(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "limit per address") {
+		t.Fatalf("third connection from one address: err = %v, want refused with the reason", err)
+	}
+}
+
+// TestHandshakeTimeout: a connection that never speaks is closed after the handshake timeout,
+// long before the idle timeout, so silent connections cannot hold every slot.
+func TestHandshakeTimeout(t *testing.T) {
+	srv, addr := startServer(t, Config{HandshakeTimeout: 200 * time.Millisecond, IdleTimeout: time.Hour})
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	start := time.Now()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+		t.Fatalf("silent connection: read %v, want the server to close it", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("silent connection closed after %v", d)
+	}
+	if n := srv.ActiveConnections(); n != 0 {
+		t.Fatalf("active connections = %d after the handshake timeout", n)
+	}
+}
+
+// TestMessageTypesOtherThanCall: REPLY, EXCEPTION and ONEWAY messages are not executed; the
+// client is told why and the connection closes.
+func TestMessageTypesOtherThanCall(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	for _, typ := range []athrift.TMessageType{athrift.REPLY, athrift.EXCEPTION, athrift.ONEWAY} {
+		b := &bytes.Buffer{}
+		p := athrift.NewTBinaryProtocolConf(athrift.NewStreamTransportW(b), nil)
+		ctx := context.Background()
+		p.WriteMessageBegin(ctx, "getName", typ, 3)
+		p.WriteStructBegin(ctx, "args")
+		p.WriteFieldStop(ctx)
+		p.WriteStructEnd(ctx)
+		p.WriteMessageEnd(ctx)
+		p.Flush(ctx)
+		reply, closed := rawExchange(t, addr, b.Bytes())
+		if !closed {
+			t.Fatalf("message type %d: connection kept open", typ)
+		}
+		if bytes.Contains(reply, []byte("session-")) || !bytes.Contains(reply, []byte("must be CALL")) {
+			t.Fatalf("message type %d: reply %q, want a refusal and no call", typ, reply)
+		}
+	}
+}
+
+// TestLongMethodNameCapped: a 10 MiB method name is answered UNKNOWN_METHOD with only its
+// first bytes, and the connection carries on.
+func TestLongMethodNameCapped(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	c, tr := client(t, addr, false)
+	p := athrift.NewTBinaryProtocolConf(tr, nil)
+	ctx := context.Background()
+	name := strings.Repeat("n", 10<<20)
+	p.WriteMessageBegin(ctx, name, athrift.CALL, 9)
+	p.WriteStructBegin(ctx, "args")
+	p.WriteFieldStop(ctx)
+	p.WriteStructEnd(ctx)
+	p.WriteMessageEnd(ctx)
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, typ, seq, err := p.ReadMessageBegin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exc := athrift.NewTApplicationException(0, "")
+	if err := exc.Read(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.ReadMessageEnd(ctx)
+	if typ != athrift.EXCEPTION || seq != 9 || exc.TypeId() != athrift.UNKNOWN_METHOD {
+		t.Fatalf("got %v seq %d %v, want UNKNOWN_METHOD for seq 9", typ, seq, exc)
+	}
+	if len(got) > 100 || len(exc.Error()) > 200 {
+		t.Fatalf("reply echoes %d and %d bytes of the name", len(got), len(exc.Error()))
+	}
+	if _, err := c.GetName(ctx); err != nil {
+		t.Fatalf("connection unusable after a long method name: %v", err)
 	}
 }
 

@@ -15,45 +15,27 @@ import (
 // in one message. The stream cannot be resynchronised after that, so the connection closes.
 var ErrMessageTooLarge = errors.New("thrift message exceeds the size limit")
 
-// connTransport is the base transport over one connection: buffered reads and writes, with a
-// byte budget per message so a client cannot make us read (and allocate) without bound.
+// connTransport is the base transport over one connection: buffered reads (which only
+// readFramed and readBuffered use, a whole message at a time) and buffered writes.
 type connTransport struct {
-	conn      net.Conn
-	r         *bufio.Reader
-	w         *bufio.Writer
-	limit     int64
-	remaining int64
+	conn net.Conn
+	r    *bufio.Reader
+	w    *bufio.Writer
 	// closed is read by the generated processors' connectivity checks on other goroutines.
 	closed atomic.Bool
 }
 
 var _ athrift.TTransport = (*connTransport)(nil)
 
-func newConnTransport(c net.Conn, limit int64) *connTransport {
+func newConnTransport(c net.Conn) *connTransport {
 	return &connTransport{
-		conn:      c,
-		r:         bufio.NewReaderSize(c, 64<<10),
-		w:         bufio.NewWriterSize(c, 64<<10),
-		limit:     limit,
-		remaining: limit,
+		conn: c,
+		r:    bufio.NewReaderSize(c, 64<<10),
+		w:    bufio.NewWriterSize(c, 64<<10),
 	}
 }
 
-// startMessage resets the per-message budget.
-func (t *connTransport) startMessage() { t.remaining = t.limit }
-
-func (t *connTransport) Read(p []byte) (int, error) {
-	if t.remaining <= 0 {
-		return 0, fmt.Errorf("%w (%d bytes)", ErrMessageTooLarge, t.limit)
-	}
-	if int64(len(p)) > t.remaining {
-		p = p[:t.remaining]
-	}
-	n, err := t.r.Read(p)
-	t.remaining -= int64(n)
-	return n, err
-}
-
+func (t *connTransport) Read(p []byte) (int, error)      { return t.r.Read(p) }
 func (t *connTransport) Write(p []byte) (int, error)     { return t.w.Write(p) }
 func (t *connTransport) Flush(ctx context.Context) error { return t.w.Flush() }
 func (t *connTransport) RemainingBytes() uint64          { return ^uint64(0) }

@@ -184,13 +184,20 @@ func serve(c *cli.Context) error {
 	// cancel it if the client went away; our transport cannot tell, so the polling is waste.
 	athrift.ServerConnectivityCheckInterval = 0
 
+	connWait := cfg.Thrift.ConnectionWait
+	if connWait == 0 {
+		connWait = -1 // the config's "refuse at once"; pthrift's zero means its default
+	}
 	srv := pthrift.NewServer(pthrift.Config{
-		MaxMessageBytes: cfg.Thrift.MaxMessageBytes,
-		MaxConnections:  cfg.Thrift.MaxConnections,
-		IdleTimeout:     cfg.Thrift.IdleTimeout,
-		ReadTimeout:     cfg.Thrift.ReadTimeout,
-		WriteTimeout:    cfg.Thrift.WriteTimeout,
-		WrapOutput:      hms.WireOutput,
+		MaxMessageBytes:         cfg.Thrift.MaxMessageBytes,
+		MaxConnections:          cfg.Thrift.MaxConnections,
+		MaxConnectionsPerSource: cfg.Thrift.MaxConnectionsPerSource,
+		ConnectionWait:          connWait,
+		HandshakeTimeout:        cfg.Thrift.HandshakeTimeout,
+		IdleTimeout:             cfg.Thrift.IdleTimeout,
+		ReadTimeout:             cfg.Thrift.ReadTimeout,
+		WriteTimeout:            cfg.Thrift.WriteTimeout,
+		WrapOutput:              hms.WireOutput,
 	}, proc, log.With("component", "thrift"), hms.NewThriftObserver(reg))
 
 	ln, err := net.Listen("tcp", cfg.Listen)
