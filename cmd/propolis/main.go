@@ -42,6 +42,7 @@ func main() {
 			configCommand(),
 			policyCommand(),
 			workerCommand(),
+			doctorCommand(),
 			completionCommand(),
 			{
 				Name:  "version",
