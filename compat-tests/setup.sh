@@ -139,6 +139,10 @@ if [ -f "$HERE/hms/hms.sh" ]; then
   say "reference Hive Metastore: compat-tests/hms/hms.sh setup"
   bash "$HERE/hms/hms.sh" setup || die "compat-tests/hms/hms.sh setup failed: could not download the Hive Metastore jars from Maven Central"
 fi
+if [ -f "$HERE/conformance/setup.sh" ]; then
+  say "Apache Hive's metastore test suites: compat-tests/conformance/setup.sh"
+  bash "$HERE/conformance/setup.sh" || die "compat-tests/conformance/setup.sh failed: could not download Hive's metastore test jars from Maven Central"
+fi
 if [ -f "$HERE/moto/moto.sh" ]; then
   say "moto server: compat-tests/moto/moto.sh setup"
   bash "$HERE/moto/moto.sh" setup || die "compat-tests/moto/moto.sh setup failed: could not install moto[server] from PyPI"
