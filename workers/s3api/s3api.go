@@ -392,7 +392,11 @@ func parseRange(h string, size int64) (start, end int64, status int, err error) 
 		if s >= size {
 			return 0, 0, 0, invalid
 		}
-		start, end = s, min(e+1, size)
+		// e may be any int64 up to MaxInt64: compare before adding, never add then compare.
+		start, end = s, size
+		if e < size-1 {
+			end = e + 1
+		}
 	}
 	return start, end, http.StatusPartialContent, nil
 }
