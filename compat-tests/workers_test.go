@@ -109,7 +109,8 @@ workers:
   trust_asserted_user: true
   memory_budget: 64MiB
   flight_locations: ["grpc://%s", "grpc://%s"]
-`, filepath.Join(dir, "audit.jsonl"), sparkListen, trinoListen, wTokenKey, wFleetKey, wPIIKey, flight1, flight2)
+  allowed_locations: [%q]
+`, filepath.Join(dir, "audit.jsonl"), sparkListen, trinoListen, wTokenKey, wFleetKey, wPIIKey, flight1, flight2, filepath.Join(dir, "lake"))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,16 @@ type Workers struct {
 	// MemoryBudget is each query's memory limit (default 128MiB); a query over it fails with
 	// a clear error instead of the worker running out of memory.
 	MemoryBudget int64 `yaml:"memory_budget" unit:"bytes"`
+	// MaxMemory caps what all queries of one worker hold together; budgets draw from it as
+	// they allocate, and a query that would go over it fails "worker busy" (S3 503 SlowDown,
+	// Flight RESOURCE_EXHAUSTED) for the engine to retry. 0 (the default): half the memory of
+	// the worker's container (its cgroup limit), or of the machine.
+	MaxMemory int64 `yaml:"max_memory" unit:"bytes"`
+	// AllowedLocations are the storage roots workers may read (URIs such as s3a://bucket/wh/
+	// or absolute paths). A table or partition whose files lie elsewhere is refused: without
+	// it, a user allowed to alter a worker-served table could point it at files they may not
+	// read and have the worker, with its own credentials, serve them. Default: the warehouse.
+	AllowedLocations []string `yaml:"allowed_locations"`
 	// Keys are the secrets of keyed functions (tokenize, encrypt, fpe_digits): only workers
 	// hold them. The highest version of an id is active; older versions still decrypt.
 	Keys []DataKey `yaml:"keys"`
@@ -186,6 +196,14 @@ func (w Workers) validate(add func(field, format string, args ...any)) {
 	if w.MemoryBudget < 1<<20 {
 		add("workers.memory_budget", "must be at least 1MiB")
 	}
+	if w.MaxMemory < 0 || (w.MaxMemory > 0 && w.MaxMemory < w.MemoryBudget) {
+		add("workers.max_memory", "must be 0 (automatic) or at least workers.memory_budget")
+	}
+	for i, l := range w.AllowedLocations {
+		if msg := checkRoot(l); msg != "" {
+			add(fmt.Sprintf("workers.allowed_locations[%d]", i), "%q %s", l, msg)
+		}
+	}
 	versions := map[string]bool{}
 	for i, k := range w.Keys {
 		path := fmt.Sprintf("workers.keys[%d]", i)
@@ -215,4 +233,38 @@ func (w Workers) validate(add func(field, format string, args ...any)) {
 	if (w.Storage.AccessKey == "") != (w.Storage.SecretKey == "") {
 		add("workers.storage", "access_key and secret_key go together")
 	}
+}
+
+// checkRoot says what is wrong with an allowed location, or "".
+func checkRoot(l string) string {
+	p := l
+	if !strings.HasPrefix(l, "/") {
+		u, err := url.Parse(l)
+		if err != nil || u.Scheme == "" {
+			return "is not an absolute path or a URI"
+		}
+		if u.Scheme == "file" {
+			if u.Host != "" && u.Host != "localhost" {
+				return "is a file URI with a remote host"
+			}
+		} else if u.Host == "" {
+			return "names no bucket or host"
+		}
+		p = u.Path
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return "has a . or .. segment"
+		}
+	}
+	return ""
+}
+
+// WorkerAllowedLocations are the roots workers may read: workers.allowed_locations, or the
+// warehouse when none are configured.
+func (c *Config) WorkerAllowedLocations() []string {
+	if len(c.Workers.AllowedLocations) > 0 {
+		return c.Workers.AllowedLocations
+	}
+	return []string{c.Warehouse}
 }

@@ -96,7 +96,16 @@ func worker(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	storage := scan.Mux{"file": scan.Local{}, "s3": s3, "s3a": s3, "s3n": s3}
+	// The worker reads with its own credentials whatever a table's metadata names: only under
+	// the roots the operator allowed.
+	storage, err := scan.Confine(scan.Mux{"file": scan.Local{}, "s3": s3, "s3a": s3, "s3n": s3}, cfg.WorkerAllowedLocations(), log)
+	if err != nil {
+		return fmt.Errorf("workers.allowed_locations: %w", err)
+	}
+	maxMemory := w.MaxMemory
+	if maxMemory == 0 {
+		maxMemory = max(node.DefaultMaxMemory(), w.MemoryBudget)
+	}
 	keys := make([]eval.KeySpec, len(w.Keys))
 	for i, k := range w.Keys {
 		keys[i] = eval.KeySpec{ID: k.ID, Version: k.Version, Secret: []byte(k.Secret)}
@@ -119,6 +128,10 @@ func worker(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "propolis_worker_memory_limit_bytes",
+		Help: "The worker's memory cap for all queries together (workers.max_memory).",
+	}, func() float64 { return float64(maxMemory) }))
 	n, err = node.New(node.Config{
 		Plans:       &plan.Client{Servers: w.Servers, FleetKey: w.FleetKey},
 		Signer:      signer,
@@ -126,6 +139,7 @@ func worker(c *cli.Context) error {
 		Keys:        keyring,
 		NoiseSecret: noise,
 		Budget:      w.MemoryBudget,
+		MaxMemory:   maxMemory,
 		Bucket:      w.Bucket,
 		Metrics:     metrics,
 		Log:         log,
@@ -185,7 +199,7 @@ func worker(c *cli.Context) error {
 			return err
 		}
 	}
-	log.Info("worker serving", "s3", ready["s3"], "flight", ready["flight"], "admin", ready["admin"], "servers", w.Servers, "memory_budget", w.MemoryBudget)
+	log.Info("worker serving", "s3", ready["s3"], "flight", ready["flight"], "admin", ready["admin"], "servers", w.Servers, "memory_budget", w.MemoryBudget, "max_memory", maxMemory, "allowed_locations", cfg.WorkerAllowedLocations())
 	select {
 	case <-ctx.Done():
 		log.Info("worker stopping")

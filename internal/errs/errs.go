@@ -94,6 +94,15 @@ func Unavailable(format string, args ...any) error { return newf(KindUnavailable
 func Unsupported(format string, args ...any) error { return newf(KindUnsupported, format, args...) }
 func Conflict(format string, args ...any) error    { return newf(KindConflict, format, args...) }
 
+// ErrBusy marks an Unavailable error that says the server is saturated rather than broken:
+// wires that can say "slow down" (S3's 503 SlowDown, gRPC's RESOURCE_EXHAUSTED) say it.
+var ErrBusy = errors.New("busy")
+
+// Busy is an Unavailable error marked ErrBusy.
+func Busy(format string, args ...any) error {
+	return &Error{Kind: KindUnavailable, Msg: fmt.Sprintf(format, args...), Err: ErrBusy}
+}
+
 // KindOf returns the kind of the outermost classified error in err's chain.
 func KindOf(err error) Kind {
 	var e *Error

@@ -3,6 +3,7 @@ package flight
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -290,6 +291,8 @@ func TestErrorMapping(t *testing.T) {
 		{context.Canceled, codes.Canceled},
 		{context.DeadlineExceeded, codes.DeadlineExceeded},
 		{status.Error(codes.ResourceExhausted, "x"), codes.ResourceExhausted},
+		{errs.Busy("worker busy"), codes.ResourceExhausted},
+		{fmt.Errorf("scan: %w", errs.Busy("worker busy")), codes.ResourceExhausted},
 		{nil, codes.OK},
 	} {
 		if got := status.Code(toStatus(tc.err)); got != tc.want {

@@ -52,5 +52,8 @@ func toStatus(err error) error {
 	if k == errs.KindUnknown {
 		return status.Error(codes.Internal, "internal error")
 	}
+	if errors.Is(err, errs.ErrBusy) {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
 	return status.Error(codeOf(k), err.Error())
 }

@@ -20,7 +20,7 @@ func NewMetrics(reg prometheus.Registerer, memInUse func() float64) (*Metrics, e
 	m := &Metrics{
 		rejectedQ: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "propolis_worker_rejected_queries_total",
-			Help: "Queries refused, by stage: token (invalid, expired, tampered), plan (refused by the server), compile, budget (over the memory budget), storage.",
+			Help: "Queries refused, by stage: token (invalid, expired, tampered), plan (refused by the server), compile, budget (over the query's memory budget), busy (the worker's memory cap reached), storage.",
 		}, []string{"stage"}),
 		held: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "propolis_worker_queries",

@@ -38,6 +38,9 @@ type Config struct {
 	NoiseSecret []byte
 	// Budget is each query's memory limit in bytes.
 	Budget int64
+	// MaxMemory caps what all queries together may hold (0: no cap). Budgets draw from it as
+	// they allocate; beyond it a query fails "worker busy" (errs.ErrBusy) and may be retried.
+	MaxMemory int64
 	// Bucket is the bucket name worker locations use.
 	Bucket string
 	// Cache holds layouts and encoded row groups across requests (nil: a default one).
@@ -51,7 +54,8 @@ type Config struct {
 
 // Node serves queries. It is safe for concurrent use.
 type Node struct {
-	cfg Config
+	cfg  Config
+	pool *scan.Pool // nil without MaxMemory
 
 	mu      sync.Mutex
 	queries map[string]*query
@@ -85,7 +89,11 @@ func New(cfg Config) (*Node, error) {
 	if cfg.Bucket == "" {
 		cfg.Bucket = "propolis"
 	}
-	return &Node{cfg: cfg, queries: map[string]*query{}}, nil
+	n := &Node{cfg: cfg, queries: map[string]*query{}}
+	if cfg.MaxMemory > 0 {
+		n.pool = scan.NewPool(cfg.MaxMemory)
+	}
+	return n, nil
 }
 
 // Close releases every query.
@@ -164,7 +172,7 @@ func (n *Node) query(ctx context.Context, tok string) (*query, error) {
 		n.cfg.Metrics.rejected("plan")
 		return nil, err
 	}
-	budget := scan.NewBudget(n.cfg.Budget, nil)
+	budget := scan.NewBudget(n.cfg.Budget, nil).In(n.pool)
 	tr, err := compile(spec, eval.Env{User: spec.User, Groups: spec.Groups, Keys: n.cfg.Keys, Lookups: &lookups{n: n, spec: spec, budget: budget}, NoiseSecret: n.cfg.NoiseSecret})
 	if err != nil {
 		n.cfg.Metrics.rejected("compile")

@@ -22,6 +22,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/propolis/propolis/internal/errs"
 	"github.com/propolis/propolis/workers/eval"
@@ -115,6 +117,12 @@ type fixture struct {
 
 func newFixture(t *testing.T, budget int64) *fixture {
 	t.Helper()
+	return newFixtureWith(t, budget, nil)
+}
+
+// newFixtureWith lets configure change the node's Config; dir is where the tables' files are.
+func newFixtureWith(t *testing.T, budget int64, configure func(c *Config, dir string)) *fixture {
+	t.Helper()
 	dir := t.TempDir()
 	writeSource(t, filepath.Join(dir, "customers", "part-0.parquet"), 3000, 1000)
 	writeSource(t, filepath.Join(dir, "customers", "part-1.parquet"), 500, 1000)
@@ -139,7 +147,11 @@ func newFixture(t *testing.T, budget int64) *fixture {
 	evolved.Source = append(evolved.Source, plan.Field{Name: "phone", Type: "string"})
 	evolved.Columns = append(evolved.Columns, plan.Column{Name: "phone", Type: "string", Source: "phone"})
 	plans := &fakePlans{signer: signer, specs: map[string]*plan.Spec{"customers": spec("customers"), "big": spec("big"), "evolved": evolved}}
-	n, err := New(Config{Plans: plans, Signer: signer, Storage: scan.Mux{"file": scan.Local{}}, Keys: keys, Budget: budget, Bucket: "propolis"})
+	cfg := Config{Plans: plans, Signer: signer, Storage: scan.Mux{"file": scan.Local{}}, Keys: keys, Budget: budget, Bucket: "propolis"}
+	if configure != nil {
+		configure(&cfg, dir)
+	}
+	n, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -311,6 +323,57 @@ func TestOverBudget(t *testing.T) {
 	}
 }
 
+// TestWorkerBusy: under the process-wide cap, a query within its own budget that finds the
+// worker's memory taken fails "worker busy", S3's 503 SlowDown (which clients retry), and is
+// counted; the worker serves again once memory frees.
+func TestWorkerBusy(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	var f *fixture
+	f = newFixtureWith(t, 64<<20, func(c *Config, _ string) {
+		c.MaxMemory = 1 << 20
+		m, err := NewMetrics(reg, func() float64 { return 0 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Metrics = m
+	})
+	ctx := context.Background()
+	_, err := f.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("propolis"), Prefix: aws.String(f.token(t, "big", time.Hour) + "/")},
+		func(o *s3.Options) { o.RetryMaxAttempts = 1 })
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "SlowDown" || !strings.Contains(api.ErrorMessage(), "worker busy") {
+		t.Fatalf("a query over the worker's memory cap: %v; want SlowDown, worker busy", err)
+	}
+	if got := counterValue(t, reg, "propolis_worker_rejected_queries_total", "stage", "busy"); got < 1 {
+		t.Fatalf("busy rejections counted %v", got)
+	}
+	if used := f.node.pool.Used(); used > f.node.pool.Limit() {
+		t.Fatalf("pool holds %d bytes over its limit %d", used, f.node.pool.Limit())
+	}
+}
+
+// TestConfinedToAllowedLocations: a table whose location was altered to point outside the
+// roots the operator allowed is refused (403) and its files are never read; tables inside are
+// served.
+func TestConfinedToAllowedLocations(t *testing.T) {
+	f := newFixtureWith(t, 64<<20, func(c *Config, dir string) {
+		s, err := scan.Confine(c.Storage, []string{"file://" + filepath.Join(dir, "customers")}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Storage = s
+	})
+	ctx := context.Background()
+	if _, err := f.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("propolis"), Prefix: aws.String(f.token(t, "customers", time.Hour) + "/")}); err != nil {
+		t.Fatalf("a table inside the allowed roots: %v", err)
+	}
+	_, err := f.s3.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: aws.String("propolis"), Prefix: aws.String(f.token(t, "big", time.Hour) + "/")})
+	var api smithy.APIError
+	if !errors.As(err, &api) || api.ErrorCode() != "AccessDenied" || strings.Contains(api.ErrorMessage(), "big") {
+		t.Fatalf("a table outside the allowed roots: %v; want AccessDenied naming no location", err)
+	}
+}
+
 // TestFlightBackend: the same rows through Flight's backend, and detokenize by privilege.
 func TestFlightBackend(t *testing.T) {
 	f := newFixture(t, 64<<20)
@@ -416,4 +479,25 @@ func TestAddedColumnReadsNull(t *testing.T) {
 	if rows != 2000 || nulls != rows {
 		t.Fatalf("%d rows, %d NULL phones; want 2000 of each", rows, nulls)
 	}
+}
+
+func counterValue(t *testing.T, reg *prometheus.Registry, name, label, value string) float64 {
+	t.Helper()
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fams {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == label && l.GetValue() == value {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/propolis/propolis/internal/errs"
@@ -116,6 +117,10 @@ func (o *s3Object) ReadAt(ctx context.Context, p []byte, off int64) (int, error)
 
 // rejectedFor counts a failed query by why it failed.
 func (n *Node) rejectedFor(err error) {
+	if errors.Is(err, errs.ErrBusy) {
+		n.cfg.Metrics.rejected("busy")
+		return
+	}
 	if errs.KindOf(err) == errs.KindUnavailable {
 		n.cfg.Metrics.rejected("budget")
 		return

@@ -437,6 +437,10 @@ func toS3(err error, objectOp bool) s3Error {
 	case errs.KindInvalid:
 		return s3Error{http.StatusBadRequest, "InvalidArgument", err.Error()}
 	case errs.KindUnavailable:
+		if errors.Is(err, errs.ErrBusy) {
+			// S3 clients back off and retry on SlowDown.
+			return s3Error{http.StatusServiceUnavailable, "SlowDown", err.Error()}
+		}
 		return s3Error{http.StatusServiceUnavailable, "ServiceUnavailable", err.Error()}
 	case errs.KindUnsupported:
 		return s3Error{http.StatusNotImplemented, "NotImplemented", err.Error()}

@@ -23,8 +23,52 @@ const DefaultBudget = 128 << 20
 type Budget struct {
 	mem   memory.Allocator
 	limit int64
+	pool  *Pool
 	used  atomic.Int64
 	peak  atomic.Int64
+}
+
+// Pool is the memory of the whole process that query budgets draw from as they allocate: the
+// sum of the budgets may exceed it (most queries use little of theirs), the sum of what they
+// hold may not. An allocation the pool cannot grant fails with an errs.ErrBusy error ("worker
+// busy"): the query was within its own budget, the worker is full, a retry may succeed.
+type Pool struct {
+	limit int64
+	used  atomic.Int64
+}
+
+// NewPool returns a pool of limit bytes.
+func NewPool(limit int64) *Pool { return &Pool{limit: limit} }
+
+func (p *Pool) take(n int64) (int64, bool) {
+	for {
+		cur := p.used.Load()
+		if cur+n > p.limit {
+			return cur, false
+		}
+		if p.used.CompareAndSwap(cur, cur+n) {
+			return cur + n, true
+		}
+	}
+}
+
+// Used is the bytes granted now; Limit the pool's size.
+func (p *Pool) Used() int64  { return p.used.Load() }
+func (p *Pool) Limit() int64 { return p.limit }
+
+// In makes b draw from pool (nil: no process-wide limit) and returns b. Call it before b
+// allocates anything.
+func (b *Budget) In(pool *Pool) *Budget {
+	b.pool = pool
+	return b
+}
+
+// give returns n bytes to the budget and its pool.
+func (b *Budget) give(n int64) {
+	b.used.Add(-n)
+	if b.pool != nil {
+		b.pool.used.Add(-n)
+	}
 }
 
 var _ memory.Allocator = (*Budget)(nil)
@@ -42,10 +86,17 @@ func NewBudget(limit int64, mem memory.Allocator) *Budget {
 	return &Budget{mem: mem, limit: limit}
 }
 
-// overBudget is the panic value of a refused allocation.
-type overBudget struct{ limit, need, used int64 }
+// overBudget is the panic value of a refused allocation; busy says the pool refused it.
+type overBudget struct {
+	limit, need, used int64
+	busy              bool
+}
 
 func (o *overBudget) err() error {
+	if o.busy {
+		return errs.Busy("worker busy: its memory (%s) is in use by other queries; retry shortly",
+			human(o.limit))
+	}
 	return errs.Unavailable("query over its memory budget of %s (needed %s more with %s in use)",
 		human(o.limit), human(o.need), human(o.used))
 }
@@ -71,6 +122,12 @@ func (b *Budget) take(n int64) *overBudget {
 			return &overBudget{limit: b.limit, need: n, used: cur}
 		}
 		if b.used.CompareAndSwap(cur, cur+n) {
+			if b.pool != nil {
+				if pused, ok := b.pool.take(n); !ok {
+					b.used.Add(-n)
+					return &overBudget{limit: b.pool.limit, need: n, used: pused, busy: true}
+				}
+			}
 			for {
 				p := b.peak.Load()
 				if cur+n <= p || b.peak.CompareAndSwap(p, cur+n) {
@@ -97,14 +154,14 @@ func (b *Budget) Reallocate(size int, buf []byte) []byte {
 	}
 	out := b.mem.Reallocate(size, buf)
 	if diff < 0 {
-		b.used.Add(diff)
+		b.give(-diff)
 	}
 	return out
 }
 
 func (b *Budget) Free(buf []byte) {
 	b.mem.Free(buf)
-	b.used.Add(-int64(len(buf)))
+	b.give(int64(len(buf)))
 }
 
 // Reserve takes n bytes from the budget for memory held outside Arrow buffers.
@@ -119,7 +176,7 @@ func (b *Budget) Reserve(n int64) error {
 }
 
 // Release returns n reserved bytes.
-func (b *Budget) Release(n int64) { b.used.Add(-n) }
+func (b *Budget) Release(n int64) { b.give(n) }
 
 // Used is the bytes in use now; Peak the most ever in use; Limit the budget.
 func (b *Budget) Used() int64  { return b.used.Load() }
