@@ -156,16 +156,22 @@ func (g *Guard) caller(ctx context.Context) (*call, error) {
 	if c.pol == nil {
 		return c, errs.Denied("access denied: no access policy is loaded (the policy store is unavailable or the policy is broken); every request is refused until one is")
 	}
-	// The service principal reads everything raw: through an untrusted engine that would hand
-	// raw locations of protected tables to whoever runs it, so it is refused there outright.
+	return c, c.checkService()
+}
+
+// checkService marks a call by the policy's service principal (any letter case), or refuses
+// it on an untrusted profile: the service principal reads everything raw, and through an
+// untrusted engine (or an asserted identity on Flight) that would hand protected tables to
+// whoever runs it. Every entry point that takes a caller's word for who they are asks this.
+func (c *call) checkService() error {
 	svc := c.pol.ServicePrincipal()
 	if svc != "" && strings.EqualFold(c.who.User, svc) {
-		if !p.Trusted {
-			return c, errs.Denied("access denied: %s is the policy's service principal, which is served only through trusted engine profiles, not through %q", c.who.User, p.Name)
+		if !c.prof.Trusted {
+			return errs.Denied("access denied: %s is the policy's service principal, which is served only through trusted engine profiles, not through %q", c.who.User, c.prof.Name)
 		}
 		c.service = true
 	}
-	return c, nil
+	return nil
 }
 
 func (c *call) env() expr.RenderEnv {

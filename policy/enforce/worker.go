@@ -435,6 +435,10 @@ func (g *Guard) Issue(ctx context.Context, req wplan.IssueRequest) (string, erro
 		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeDenied, audit.PathWorker, nil, err)
 		return "", err
 	}
+	if err := c.checkService(); err != nil {
+		g.record(ctx, c, ActionWorkerIssue, obj, audit.OutcomeDenied, audit.PathWorker, nil, err)
+		return "", err
+	}
 	if g.load == nil {
 		return "", errs.Unavailable("the guard has no table loader")
 	}
@@ -487,6 +491,9 @@ func (g *Guard) Authorize(ctx context.Context, req wplan.AuthorizeRequest) error
 	}
 	if c.pol = g.current(); c.pol == nil {
 		return deny(errs.Unavailable("no access policy is loaded"))
+	}
+	if err := c.checkService(); err != nil {
+		return deny(err)
 	}
 	if !c.pol.TableVisible(c.who, strings.ToLower(req.DB), strings.ToLower(req.Table)) {
 		g.record(ctx, c, ActionWorkerAuthorize, obj, audit.OutcomeHidden, audit.PathWorker, nil, nil)
