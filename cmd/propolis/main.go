@@ -43,6 +43,7 @@ func main() {
 			policyCommand(),
 			workerCommand(),
 			doctorCommand(),
+			migrateCommand(),
 			completionCommand(),
 			{
 				Name:  "version",
