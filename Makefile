@@ -17,8 +17,8 @@ RUN_ARGS      ?=
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-run: ## run Propolis on 127.0.0.1:9083 with the embedded catalog in ./.propolis (RUN_ARGS=... for more flags)
-	$(GO) run ./cmd/propolis serve $(RUN_ARGS)
+run: build ## build bin/propolis and exec it: serve on 127.0.0.1:9083, embedded catalog in ./.propolis (RUN_ARGS=... for flags; the server is make's child, so kill -HUP reaches it)
+	exec $(BIN) serve $(RUN_ARGS)
 
 build: ## build the propolis binary into bin/
 	$(GO) build -o $(BIN) ./cmd/propolis

@@ -158,6 +158,9 @@ func policyCommand() *cli.Command {
 				return nil, nil, err
 			}
 		}
+		if err := prepareStore(cfg); err != nil {
+			return nil, nil, err
+		}
 		st, err := store.Open(c.Context, cfg.Store.Driver, cfg.Store.DSN)
 		return cfg, st, err
 	}
@@ -255,6 +258,9 @@ func explain(c *cli.Context) error {
 		return fmt.Errorf("--table: want db.table, got %q", c.String("table"))
 	}
 	log := slog.New(slog.DiscardHandler)
+	if err := prepareStore(cfg); err != nil {
+		return err
+	}
 	st, err := store.Open(c.Context, cfg.Store.Driver, cfg.Store.DSN)
 	if err != nil {
 		return err
