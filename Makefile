@@ -12,7 +12,7 @@ COMPAT_FLAGS  ?= -v
 RUN_ARGS      ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run build test test-unit test-compat deps fmt vet mariadb mariadb-stop clean bench
+.PHONY: help run build test test-unit test-compat deps fmt vet mariadb mariadb-stop clean bench fuzz
 
 help: ## show this help
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -45,6 +45,15 @@ bench: build ## Propolis vs the real Hive Metastore, side by side, ratios into B
 	$(GO) run ./cmd/propolis-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(BENCH_ARGS)
 	$(GO) run ./cmd/propolis-policy-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(POLICY_BENCH_ARGS)
 	$(GO) run ./cmd/propolis-worker-bench --out BENCHMARKS.md $(WORKER_BENCH_ARGS)
+
+FUZZTIME ?= 10s
+fuzz: ## run every fuzz target for FUZZTIME each (default 10s); a crasher is saved in its package's testdata/fuzz, where `make test` replays it from then on
+	@set -e; grep -rl --include='*_test.go' '^func Fuzz' . | grep -v '^./compat-tests/' | xargs -n1 dirname | sort -u | while read -r dir; do \
+		for target in $$(grep -h '^func Fuzz' $$dir/*_test.go | sed 's/^func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+			echo "== $$dir $$target ($(FUZZTIME))"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$dir; \
+		done; \
+	done
 
 fmt: ## gofmt every Go file
 	$(GO) fmt ./...
