@@ -33,18 +33,24 @@ func recordedCalls(t testing.TB) map[string][]byte {
 		return &hm.Partition{DbName: "sales", TableName: "orders", Values: []string{dt}, Sd: &psd, Parameters: map[string]string{}}
 	}
 	calls := map[string]func(c *hm.ThriftHiveMetastoreClient){
-		"set_ugi":         func(c *hm.ThriftHiveMetastoreClient) { c.SetUgi(ctx, "alice", []string{"analysts", "alice"}) },
-		"create_database": func(c *hm.ThriftHiveMetastoreClient) { c.CreateDatabase(ctx, &hm.Database{Name: "sales", LocationUri: "s3a://lake/sales.db", Parameters: map[string]string{"owner": "alice"}}) },
-		"create_table":    func(c *hm.ThriftHiveMetastoreClient) { c.CreateTable(ctx, table) },
+		"set_ugi": func(c *hm.ThriftHiveMetastoreClient) { c.SetUgi(ctx, "alice", []string{"analysts", "alice"}) },
+		"create_database": func(c *hm.ThriftHiveMetastoreClient) {
+			c.CreateDatabase(ctx, &hm.Database{Name: "sales", LocationUri: "s3a://lake/sales.db", Parameters: map[string]string{"owner": "alice"}})
+		},
+		"create_table": func(c *hm.ThriftHiveMetastoreClient) { c.CreateTable(ctx, table) },
 		"get_table_req": func(c *hm.ThriftHiveMetastoreClient) {
 			c.GetTableReq(ctx, &hm.GetTableRequest{DbName: "sales", TblName: "orders"})
 		},
 		"get_table_objects_by_name_req": func(c *hm.ThriftHiveMetastoreClient) {
 			c.GetTableObjectsByNameReq(ctx, &hm.GetTablesRequest{DbName: "sales", TblNames: []string{"orders", "customers"}})
 		},
-		"alter_table":              func(c *hm.ThriftHiveMetastoreClient) { c.AlterTable(ctx, "sales", "orders", table) },
-		"add_partitions":           func(c *hm.ThriftHiveMetastoreClient) { c.AddPartitions(ctx, []*hm.Partition{part("2024-01-01"), part("2024-01-02")}) },
-		"get_partitions_by_filter": func(c *hm.ThriftHiveMetastoreClient) { c.GetPartitionsByFilter(ctx, "sales", "orders", `dt >= "2024-01-01" and dt < "2024-02-01"`, -1) },
+		"alter_table": func(c *hm.ThriftHiveMetastoreClient) { c.AlterTable(ctx, "sales", "orders", table) },
+		"add_partitions": func(c *hm.ThriftHiveMetastoreClient) {
+			c.AddPartitions(ctx, []*hm.Partition{part("2024-01-01"), part("2024-01-02")})
+		},
+		"get_partitions_by_filter": func(c *hm.ThriftHiveMetastoreClient) {
+			c.GetPartitionsByFilter(ctx, "sales", "orders", `dt >= "2024-01-01" and dt < "2024-02-01"`, -1)
+		},
 		"lock": func(c *hm.ThriftHiveMetastoreClient) {
 			c.Lock(ctx, &hm.LockRequest{User: "alice", Hostname: "h", Component: []*hm.LockComponent{{Type: hm.LockType_SHARED_READ, Level: hm.LockLevel_TABLE, Dbname: "sales", Tablename: &table.TableName}}})
 		},
