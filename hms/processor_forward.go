@@ -10,17 +10,15 @@ import (
 )
 
 // NewForwardingProcessor is NewProcessor plus forwarding: a call to a method the Handler does
-// not model goes to fwd (see Forwarder) instead of being answered UNKNOWN_METHOD. Forwarded
+// not model goes to fwd (see Forwarder) instead of being answered UNKNOWN_METHOD, unless it is one of the newer
+// request-style methods served natively (newer.go). Forwarded
 // calls run through the same interceptors as every other call (metrics, logging, and whatever
 // authentication or policy checks are installed there), under the method's own description
 // where the IDL has one and as "other" where it has none. The Forwarder routes with the
 // handler's backend at the time of each call, so a configuration reload (SetBackend) applies
-// to forwarding too. A nil fwd serves exactly as NewProcessor.
+// to forwarding too. A nil fwd forwards nothing.
 func NewForwardingProcessor(h *Handler, fwd *Forwarder, log *slog.Logger, interceptors ...Interceptor) athrift.TProcessor {
 	proc := NewProcessor(h, log, interceptors...)
-	if fwd == nil {
-		return pthrift.NewDispatcher(proc, nil, pthrift.Limits{}, log)
-	}
 	return pthrift.NewDispatcher(proc, &forwarding{fwd: fwd, h: h, chain: interceptors}, pthrift.Limits{}, log)
 }
 
@@ -35,6 +33,12 @@ type forwarding struct {
 }
 
 func (x *forwarding) Forward(ctx context.Context, method string, args *pthrift.Struct) (reply *pthrift.Struct, typ athrift.TMessageType, err error) {
+	if n, ok := newer[method]; ok {
+		return serveNewer(ctx, x.h, x.chain, n, args)
+	}
+	if x.fwd == nil {
+		return nil, 0, unsupportedMethod(method)
+	}
 	m := MethodByName(method)
 	if m == nil {
 		// Newer than our bindings: interceptors label metrics by method, and a client's

@@ -50,7 +50,7 @@ func serveGuarded(t *testing.T, b hms.Backend, warehouse string, g hms.Guard) st
 		TrustSetUGI:  true,
 	}, quietLog())
 	h.SetGuard(g)
-	srv := pthrift.NewServer(pthrift.Config{WrapOutput: hms.WireOutput}, hms.NewProcessor(h, quietLog()), quietLog(), nil)
+	srv := pthrift.NewServer(pthrift.Config{WrapOutput: hms.WireOutput}, hms.NewForwardingProcessor(h, nil, quietLog()), quietLog(), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
