@@ -488,6 +488,7 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 		return
 	}
 	sess.Transport = kind
+	base.startWriting()
 	s.obs.ConnOpened(kind)
 	defer s.obs.ConnClosed(kind)
 	log.Debug("connection opened", "transport", kind)

@@ -27,13 +27,14 @@ type connTransport struct {
 
 var _ athrift.TTransport = (*connTransport)(nil)
 
+// newConnTransport reads through a small buffer: messages larger than it are read straight
+// into their own buffer. The write buffer comes with startWriting, once the client has shown it
+// speaks Thrift, so connections that never do cost little.
 func newConnTransport(c net.Conn) *connTransport {
-	return &connTransport{
-		conn: c,
-		r:    bufio.NewReaderSize(c, 64<<10),
-		w:    bufio.NewWriterSize(c, 64<<10),
-	}
+	return &connTransport{conn: c, r: bufio.NewReaderSize(c, 16<<10)}
 }
+
+func (t *connTransport) startWriting() { t.w = bufio.NewWriterSize(t.conn, 64<<10) }
 
 func (t *connTransport) Read(p []byte) (int, error)      { return t.r.Read(p) }
 func (t *connTransport) Write(p []byte) (int, error)     { return t.w.Write(p) }
