@@ -39,7 +39,7 @@ func TestLoadAndGarbage(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	srv := NewServer(Config{
 		MaxConnections: 500, MaxConnectionsPerSource: 1000, // every client is 127.0.0.1
-		HandshakeTimeout: 300 * time.Millisecond, ReadTimeout: time.Second, IdleTimeout: 2 * time.Second,
+		HandshakeTimeout: time.Second, ReadTimeout: time.Second, IdleTimeout: 3 * time.Second,
 	}, fb303.NewFacebookServiceProcessor(fbHandler{}), log, nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -126,7 +126,13 @@ func TestLoadAndGarbage(t *testing.T) {
 	var calls, failures atomic.Int64
 	var worst atomic.Int64
 	for i := range good {
-		c, tr := client(t, addr, i%2 == 1) // opened here: client may t.Fatal
+		// Opened and first called here (client may t.Fatal), at once: a connection that says
+		// nothing for the handshake timeout is closed, and a loaded machine may not schedule a
+		// new goroutine that soon.
+		c, tr := client(t, addr, i%2 == 1)
+		if _, err := c.GetName(context.Background()); err != nil {
+			t.Fatalf("first good call: %v", err)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
