@@ -11,6 +11,7 @@ import (
 	hm "github.com/beltran/gohive/hive_metastore"
 
 	"github.com/propolis/propolis/hms"
+	"github.com/propolis/propolis/hms/hiverule"
 	"github.com/propolis/propolis/internal/errs"
 )
 
@@ -862,7 +863,7 @@ func (s *Store) RenamePartition(ctx context.Context, db, tbl string, oldValues [
 // renamedPartDir is the directory move of a partition rename: only for a managed table whose
 // partition sat at its default location and whose new definition did not pick another one.
 func renamedPartDir(t *hm.Table, old, p *hm.Partition, oldName, newName string) (from, to string) {
-	if t.TableType != managedTable || t.Sd.GetLocation() == "" || p.Sd == nil || oldName == newName {
+	if !hiverule.MovesDataOnRename(t) || t.Sd.GetLocation() == "" || p.Sd == nil || oldName == newName {
 		return "", ""
 	}
 	base := strings.TrimRight(t.Sd.Location, "/") + "/"
@@ -894,7 +895,7 @@ func (s *Store) DropPartition(ctx context.Context, db, tbl string, values []stri
 		if dropped, err = pr.partition(ctx, r.t); err != nil {
 			return err
 		}
-		managed = r.t.TableType == managedTable
+		managed = hiverule.DeletesData(r.t, deleteData)
 		if _, err := s.exec(ctx, tx, `DELETE FROM part_stats WHERE part_id = ?`, pr.id); err != nil {
 			return err
 		}
@@ -906,8 +907,8 @@ func (s *Store) DropPartition(ctx context.Context, db, tbl string, values []stri
 	if err != nil {
 		return nil, err
 	}
-	if deleteData && managed {
-		if err := s.removeAll(ctx, []string{dropped.Sd.GetLocation()}); err != nil {
+	if managed {
+		if err := s.removeAll(ctx, []string{hiverule.PartitionDataLocation(dropped)}); err != nil {
 			return nil, err
 		}
 	}

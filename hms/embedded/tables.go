@@ -10,12 +10,11 @@ import (
 	hm "github.com/beltran/gohive/hive_metastore"
 
 	"github.com/propolis/propolis/hms"
+	"github.com/propolis/propolis/hms/hiverule"
 	"github.com/propolis/propolis/internal/errs"
 )
 
 const (
-	managedTable = "MANAGED_TABLE"
-	virtualView  = "VIRTUAL_VIEW"
 	ddlTimeParam = "transient_lastDdlTime"
 )
 
@@ -116,11 +115,9 @@ func normalizeTable(t *hm.Table) error {
 	if err := checkName("table", t.TableName, maxTblName); err != nil {
 		return err
 	}
-	if t.TableType == "" {
-		t.TableType = managedTable
-	}
+	hiverule.NormalizeType(t)
 	if t.Sd == nil {
-		if t.TableType != virtualView {
+		if t.TableType != hiverule.VirtualView {
 			return errs.Invalid("table %s.%s has no storage descriptor", t.DbName, t.TableName)
 		}
 		t.Sd = &hm.StorageDescriptor{}
@@ -168,7 +165,7 @@ func checkTableArg(in *hm.Table) error {
 	if in == nil {
 		return errs.Invalid("table is missing")
 	}
-	if in.Sd == nil && in.TableType != virtualView {
+	if in.Sd == nil && in.TableType != hiverule.VirtualView {
 		return errs.Invalid("table %s.%s has no storage descriptor", in.DbName, in.TableName)
 	}
 	return nil
@@ -202,7 +199,7 @@ func (s *Store) CreateTable(ctx context.Context, in *hm.Table) error {
 		} else if exists {
 			return errs.Exists("Table %s.%s already exists", t.DbName, t.TableName)
 		}
-		if t.Sd.Location == "" && t.TableType != virtualView {
+		if t.Sd.Location == "" && t.TableType != hiverule.VirtualView {
 			t.Sd.Location = defaultTableLocation(db, t.TableName)
 		}
 		id, err := s.nextVal(ctx, tx, "object")
@@ -215,7 +212,7 @@ func (s *Store) CreateTable(ctx context.Context, in *hm.Table) error {
 		if err := s.event(ctx, tx, evCreateTable, eventMsg{DB: t.DbName, Table: t.TableName}); err != nil {
 			return err
 		}
-		if t.TableType == virtualView {
+		if t.TableType == hiverule.VirtualView {
 			return nil
 		}
 		return s.wh.mkdirs(ctx, t.Sd.Location)
@@ -273,7 +270,7 @@ func (s *Store) AlterTable(ctx context.Context, db, name string, in *hm.Table, c
 		if t.CreateTime == 0 {
 			t.CreateTime = old.t.CreateTime
 		}
-		if t.Sd.Location == "" && t.TableType != virtualView {
+		if t.Sd.Location == "" && t.TableType != hiverule.VirtualView {
 			t.Sd.Location = old.t.Sd.GetLocation()
 		}
 		renamed := t.DbName != db || t.TableName != name
@@ -323,7 +320,7 @@ func (s *Store) renameTarget(ctx context.Context, tx *sql.Tx, old, t *hm.Table) 
 	} else if errs.KindOf(err) != errs.KindNotFound {
 		return "", "", err
 	}
-	if old.TableType != managedTable {
+	if !hiverule.MovesDataOnRename(old) {
 		return "", "", nil
 	}
 	oldDB, err := s.getDB(ctx, tx, old.DbName)
@@ -403,7 +400,7 @@ func (s *Store) dropTableTx(ctx context.Context, tx *sql.Tx, db, name string, wi
 		return nil, err
 	}
 	var dirs []string
-	if withDirs && r.t.TableType == managedTable {
+	if hiverule.DeletesData(r.t, withDirs) {
 		loc := r.t.Sd.GetLocation()
 		dirs = append(dirs, loc)
 		parts, err := s.partRows(ctx, tx, r.id, "", true)
@@ -415,7 +412,7 @@ func (s *Store) dropTableTx(ctx context.Context, tx *sql.Tx, db, name string, wi
 			if err != nil {
 				return nil, err
 			}
-			if pl := p.Sd.GetLocation(); pl != "" && !strings.HasPrefix(pl, strings.TrimRight(loc, "/")+"/") {
+			if pl := hiverule.PartitionDataLocation(p); pl != "" && !strings.HasPrefix(pl, strings.TrimRight(loc, "/")+"/") {
 				dirs = append(dirs, pl)
 			}
 		}

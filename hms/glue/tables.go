@@ -15,12 +15,11 @@ import (
 
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/hms/hivename"
+	"github.com/propolis/propolis/hms/hiverule"
 	"github.com/propolis/propolis/internal/errs"
 )
 
 const (
-	managedTable = "MANAGED_TABLE"
-	virtualView  = "VIRTUAL_VIEW"
 	ddlTimeParam = "transient_lastDdlTime"
 )
 
@@ -59,11 +58,9 @@ func normalizeTable(t *hm.Table) error {
 	if !hivename.ValidName(t.TableName) {
 		return errs.Invalid("invalid table name %q", t.TableName)
 	}
-	if t.TableType == "" {
-		t.TableType = managedTable
-	}
+	hiverule.NormalizeType(t)
 	if t.Sd == nil {
-		if t.TableType != virtualView {
+		if t.TableType != hiverule.VirtualView {
 			return errs.Invalid("table %s.%s has no storage descriptor", t.DbName, t.TableName)
 		}
 		t.Sd = &hm.StorageDescriptor{}
@@ -109,7 +106,7 @@ func (c *Client) CreateTable(ctx context.Context, in *hm.Table) error {
 	if in == nil {
 		return errs.Invalid("table is missing")
 	}
-	if in.Sd == nil && in.TableType != virtualView {
+	if in.Sd == nil && in.TableType != hiverule.VirtualView {
 		return errs.Invalid("table %s.%s has no storage descriptor", in.DbName, in.TableName)
 	}
 	t := cloneTable(in)
@@ -125,7 +122,7 @@ func (c *Client) CreateTable(ctx context.Context, in *hm.Table) error {
 	if _, ok := t.Parameters[ddlTimeParam]; !ok {
 		t.Parameters = stampDDL(t.Parameters)
 	}
-	if t.Sd.Location == "" && t.TableType != virtualView && db.LocationUri != "" {
+	if t.Sd.Location == "" && t.TableType != hiverule.VirtualView && db.LocationUri != "" {
 		t.Sd.Location = strings.TrimRight(db.LocationUri, "/") + "/" + t.TableName
 	}
 	return c.createTable(ctx, t)
@@ -272,7 +269,7 @@ func (c *Client) AlterTable(ctx context.Context, db, name string, in *hm.Table, 
 	if in == nil {
 		return errs.Invalid("table is missing")
 	}
-	if in.Sd == nil && in.TableType != virtualView {
+	if in.Sd == nil && in.TableType != hiverule.VirtualView {
 		return errs.Invalid("table %s.%s has no storage descriptor", in.DbName, in.TableName)
 	}
 	db, name = norm(db), norm(name)
@@ -294,7 +291,7 @@ func (c *Client) AlterTable(ctx context.Context, db, name string, in *hm.Table, 
 		return errs.Invalid("cannot change the partition keys of %s.%s", db, name)
 	}
 	t.Parameters = stampDDL(t.Parameters)
-	if t.Sd.Location == "" && t.TableType != virtualView {
+	if t.Sd.Location == "" && t.TableType != hiverule.VirtualView {
 		t.Sd.Location = old.Sd.GetLocation()
 	}
 	if t.DbName == db && t.TableName == name {

@@ -1,0 +1,99 @@
+package hiverule
+
+import (
+	"strings"
+
+	hm "github.com/beltran/gohive/hive_metastore"
+)
+
+// Table types, as Hive spells them.
+const (
+	ManagedTable     = "MANAGED_TABLE"
+	ExternalTable    = "EXTERNAL_TABLE"
+	VirtualView      = "VIRTUAL_VIEW"
+	MaterializedView = "MATERIALIZED_VIEW"
+)
+
+// Table parameters Hive reads to decide external-ness and purging.
+const (
+	ParamExternal      = "EXTERNAL"
+	ParamExternalPurge = "external.table.purge"
+	ParamArchived      = "is_archived"
+	ParamOriginalLoc   = "original_location"
+)
+
+func paramTrue(params map[string]string, key string) bool {
+	for k, v := range params {
+		if strings.EqualFold(k, key) {
+			return strings.EqualFold(strings.TrimSpace(v), "true")
+		}
+	}
+	return false
+}
+
+// IsExternal reports whether Hive treats t as external: its EXTERNAL parameter is TRUE (how
+// many tools mark an external table, whatever its type says) or its type is EXTERNAL_TABLE.
+// Either one makes it external: data is only ever deleted when both say managed.
+func IsExternal(t *hm.Table) bool {
+	if t == nil {
+		return false
+	}
+	return paramTrue(t.Parameters, ParamExternal) || strings.EqualFold(t.TableType, ExternalTable)
+}
+
+// IsManaged reports whether t owns its data: a table that is neither external nor a view.
+func IsManaged(t *hm.Table) bool {
+	if t == nil || IsExternal(t) {
+		return false
+	}
+	switch strings.ToUpper(t.TableType) {
+	case VirtualView, MaterializedView:
+		return false
+	}
+	return true
+}
+
+// DeletesData reports whether dropping t (or its partitions) with deleteData removes files, as
+// Hive's metastore decides it: a managed table's data goes; an external table's only when its
+// external.table.purge parameter is true.
+func DeletesData(t *hm.Table, deleteData bool) bool {
+	if !deleteData || t == nil {
+		return false
+	}
+	if IsManaged(t) {
+		return true
+	}
+	return IsExternal(t) && paramTrue(t.Parameters, ParamExternalPurge)
+}
+
+// MovesDataOnRename reports whether renaming t moves its directory: only a managed table's.
+func MovesDataOnRename(t *hm.Table) bool { return IsManaged(t) }
+
+// NormalizeType gives t the type its EXTERNAL parameter implies, as Hive stores it: a
+// MANAGED_TABLE marked EXTERNAL=TRUE is an EXTERNAL_TABLE, and an empty type is MANAGED_TABLE.
+// It changes t, which the caller owns.
+func NormalizeType(t *hm.Table) {
+	if t.TableType == "" {
+		t.TableType = ManagedTable
+	}
+	if strings.EqualFold(t.TableType, ManagedTable) && paramTrue(t.Parameters, ParamExternal) {
+		t.TableType = ExternalTable
+	}
+}
+
+// PartitionDataLocation is the directory dropping p deletes: an archived partition's data is
+// its original directory (its location points into the archive), any other's its location.
+func PartitionDataLocation(p *hm.Partition) string {
+	if p == nil {
+		return ""
+	}
+	if paramTrue(p.Parameters, ParamArchived) {
+		if orig := p.Parameters[ParamOriginalLoc]; orig != "" {
+			return orig
+		}
+	}
+	if p.Sd == nil {
+		return ""
+	}
+	return p.Sd.Location
+}
