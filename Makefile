@@ -8,7 +8,9 @@ BIN           ?= bin/propolis
 UNIT_PKGS      = $(shell $(GO) list ./... | grep -v '/compat-tests')
 COMPAT_TIMEOUT ?= 60m
 UNIT_FLAGS    ?=
-COMPAT_FLAGS  ?= -v
+# -p 1: go test streams -v output only when it runs one package at a time, and the compat
+# packages each start JVMs, so they gain little from running side by side on small machines.
+COMPAT_FLAGS  ?= -v -p 1
 RUN_ARGS      ?=
 
 .DEFAULT_GOAL := help

@@ -43,13 +43,22 @@ func TestMigrateFromRealHive(t *testing.T) {
 	want := seedMigration(t, ctx, src, old, nTables, nParts)
 	t.Logf("source filled through the metastore API in %s: %d tables, %d partitions", time.Since(start).Round(time.Millisecond), nTables, nParts)
 
+	// doctor, against the real metastore: Trino's calls all answer; Spark 3.5's Hive 2.3 client
+	// needs get_table, which Hive 4 removed, so that line fails with a fix.
+	out, _ := runPropolis(t, 0, "doctor", "--engine", "trino", "--endpoint", "thrift://"+hmsAddr, "--table", "mig_0."+want.partitioned)
+	t.Logf("doctor --engine trino against Hive %s: %s", hmstest.Version(), lastLine(out))
+	out, _ = runPropolis(t, 1, "doctor", "--engine", "spark", "--endpoint", "thrift://"+hmsAddr, "--table", "mig_0."+want.partitioned)
+	if !strings.Contains(out, "FAIL  get_table ") || !strings.Contains(out, "UNKNOWN_METHOD") || !strings.Contains(out, "fix: ") {
+		t.Errorf("doctor --engine spark against Hive 4 should fail get_table with a fix:\n%s", out)
+	}
+
 	p := startPropolis(t)
 	from, to := "--from=thrift://"+hmsAddr, "--to="+p.URI()
 	mapping := "--location-map=" + old + "=" + lake
 	dbs := []string{"-d", "mig_*"}
 
 	// plan
-	out, _ := runPropolis(t, 0, append([]string{"migrate", "plan", from, mapping, "--output", "json"}, dbs...)...)
+	out, _ = runPropolis(t, 0, append([]string{"migrate", "plan", from, mapping, "--output", "json"}, dbs...)...)
 	var plan struct {
 		Tables     int
 		Partitions int64
@@ -107,7 +116,7 @@ func TestMigrateFromRealHive(t *testing.T) {
 
 	// apply again: resumes and completes
 	start = time.Now()
-	out, _ = runPropolis(t, 0, append(apply, "--output=json")...)
+	out, _, rss := runPropolisRSS(t, 0, append(apply, "--output=json")...)
 	var rep struct {
 		Tables          int64
 		Resumed         int64 `json:"resumed_tables"`
@@ -117,16 +126,17 @@ func TestMigrateFromRealHive(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("apply output: %v\n%s", err, out)
 	}
-	t.Logf("resumed apply in %s: %d tables (%d completed before the kill), %d partitions added",
-		time.Since(start).Round(time.Millisecond), rep.Tables, rep.Resumed, rep.PartitionsAdded)
+	took := time.Since(start)
+	t.Logf("resumed apply in %s: %d tables (%d completed before the kill), %d partitions added (%.0f partitions/s); peak RSS %d MiB",
+		took.Round(time.Millisecond), rep.Tables, rep.Resumed, rep.PartitionsAdded, float64(rep.PartitionsAdded)/took.Seconds(), rss>>20)
 	if _, err := os.Stat(report); err != nil {
 		t.Errorf("report not saved: %v", err)
 	}
 
 	// verify: clean
 	start = time.Now()
-	out, _ = runPropolis(t, 0, append([]string{"migrate", "verify", from, to, mapping}, dbs...)...)
-	t.Logf("verify in %s: %s", time.Since(start).Round(time.Millisecond), lastLine(out))
+	out, _, rss = runPropolisRSS(t, 0, append([]string{"migrate", "verify", from, to, mapping}, dbs...)...)
+	t.Logf("verify in %s (peak RSS %d MiB): %s", time.Since(start).Round(time.Millisecond), rss>>20, lastLine(out))
 
 	// The copy is what the source holds, with translated locations.
 	tbl, err := getTable(ctx, dst, "mig_0", want.partitioned)
@@ -285,6 +295,13 @@ func seedMigration(t *testing.T, ctx context.Context, c *hm.ThriftHiveMetastoreC
 // runPropolis runs the binary and checks its exit status.
 func runPropolis(t *testing.T, wantCode int, args ...string) (stdout, stderr string) {
 	t.Helper()
+	stdout, stderr, _ = runPropolisRSS(t, wantCode, args...)
+	return stdout, stderr
+}
+
+// runPropolisRSS is runPropolis that also returns the process's peak resident memory, in bytes.
+func runPropolisRSS(t *testing.T, wantCode int, args ...string) (stdout, stderr string, maxRSS int64) {
+	t.Helper()
 	cmd := exec.Command(propolisBin, args...)
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
@@ -298,7 +315,10 @@ func runPropolis(t *testing.T, wantCode int, args ...string) (stdout, stderr str
 	if code != wantCode {
 		t.Fatalf("propolis %s: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, wantCode, tail(o.String(), 30), tail(e.String(), 30))
 	}
-	return o.String(), e.String()
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		maxRSS = ru.Maxrss << 10 // KiB on Linux
+	}
+	return o.String(), e.String(), maxRSS
 }
 
 func lastLine(s string) string {

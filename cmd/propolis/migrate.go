@@ -239,12 +239,9 @@ func migrateApply(c *cli.Context) error {
 	defer stop()
 	s.cfg.Execute = c.Bool("execute")
 	w := c.App.Writer
-	var mu sync.Mutex
 	if s.output == "table" && !s.cfg.Execute {
 		fmt.Fprintln(w, "dry run: nothing is written (add --execute to apply)")
-		s.cfg.OnAction = func(a migrate.Action) {
-			mu.Lock()
-			defer mu.Unlock()
+		s.cfg.OnAction = func(a migrate.Action) { // called one at a time
 			s.bar.clear()
 			fmt.Fprintln(w, formatAction(a))
 		}

@@ -38,7 +38,8 @@ type Config struct {
 	BatchSize int
 	// Progress, when set, is told about the work found and done.
 	Progress Progress
-	// OnAction, when set, receives every change Apply makes (or would make, in a dry run).
+	// OnAction, when set, receives every change Apply makes (or would make, in a dry run),
+	// one call at a time.
 	OnAction func(Action)
 	Log      *slog.Logger
 }
@@ -71,7 +72,7 @@ func (nopProgress) Done(int64, int64)  {}
 
 // Action is one change to the target.
 type Action struct {
-	Op     string `json:"op"` // create-database, alter-database, create-table, alter-table, add-partitions, alter-partitions, drop-partitions, create-function, alter-function, update-statistics
+	Op     string `json:"op"` // create-database, alter-database, create-table, alter-table, drop-table, add-partitions, alter-partitions, drop-partitions, create-function, alter-function, update-statistics
 	Object string `json:"object"`
 	Count  int    `json:"count,omitempty"` // partitions, for partition ops
 	Detail string `json:"detail,omitempty"`
@@ -176,16 +177,20 @@ func selectDatabases(ctx context.Context, src Source, patterns []string) ([]stri
 }
 
 type applier struct {
-	src Source
-	dst Target
-	cfg Config
-	rep *Report
-	tr  translator
+	src      Source
+	dst      Target
+	cfg      Config
+	rep      *Report
+	tr       translator
+	onAction sync.Mutex
 }
 
+// act counts the action and hands it to OnAction, one call at a time.
 func (a *applier) act(act Action) {
 	a.rep.op(act)
 	if a.cfg.OnAction != nil {
+		a.onAction.Lock()
+		defer a.onAction.Unlock()
 		a.cfg.OnAction(act)
 	}
 }
@@ -260,10 +265,50 @@ func (a *applier) database(ctx context.Context, name string) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if cur != nil {
+		if err := a.dropVanished(ctx, name, tables); err != nil {
+			return err
+		}
+	}
 	if a.cfg.Execute {
 		marked.Parameters[paramState] = "done"
 		if err := a.dst.AlterDatabase(ctx, name, marked); err != nil {
 			return fmt.Errorf("mark database %s done: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// dropVanished drops (metadata only) the target tables an earlier run copied whose source
+// table is gone. Tables the migration did not create are never touched.
+func (a *applier) dropVanished(ctx context.Context, db string, source []hms.TableInfo) error {
+	have, err := a.dst.ListTables(ctx, db)
+	if err != nil {
+		return fmt.Errorf("list target tables of %s: %w", db, err)
+	}
+	inSource := make(map[string]bool, len(source))
+	for _, t := range source {
+		inSource[strings.ToLower(t.Name)] = true
+	}
+	for _, ti := range have {
+		if inSource[strings.ToLower(ti.Name)] {
+			continue
+		}
+		t, err := a.dst.GetTable(ctx, db, ti.Name)
+		if isNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if t.Parameters[paramRun] == "" {
+			continue // made in Propolis, not by a migration
+		}
+		a.act(Action{Op: "drop-table", Object: db + "." + ti.Name, Detail: "no longer on the source (metadata only; data is kept)"})
+		if a.cfg.Execute {
+			if err := a.dst.DropTable(ctx, db, ti.Name, false); err != nil && !isNotFound(err) {
+				return fmt.Errorf("drop table %s.%s: %w", db, ti.Name, err)
+			}
 		}
 	}
 	return nil

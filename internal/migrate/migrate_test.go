@@ -164,6 +164,14 @@ func TestApplyVerifyIncremental(t *testing.T) {
 	if _, err := src.DropPartition(ctx, "sales", "orders", []string{"2024-01-007"}, false); err != nil {
 		t.Fatal(err)
 	}
+	if err := src.DropTable(ctx, "sales", "big_orders", false); err != nil {
+		t.Fatal(err)
+	}
+	// A table made in Propolis itself is not the migration's to drop.
+	if err := dst.CreateTable(ctx, &hm.Table{DbName: "sales", TableName: "local_only", TableType: "EXTERNAL_TABLE",
+		Parameters: map[string]string{"EXTERNAL": "TRUE"}, Sd: parquetSD("s3a://lake/local_only")}); err != nil {
+		t.Fatal(err)
+	}
 	cust, _ := src.GetTable(ctx, "sales", "customers")
 	cust.Parameters["comment"] = "now documented"
 	if err := src.AlterTable(ctx, "sales", "customers", cust, false); err != nil {
@@ -176,8 +184,14 @@ func TestApplyVerifyIncremental(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.PartitionsAdded != 1 || rep.PartitionsAltered != 1 || rep.PartitionsDropped != 1 || rep.Ops["alter-table"] != 1 {
+	if rep.PartitionsAdded != 1 || rep.PartitionsAltered != 1 || rep.PartitionsDropped != 1 || rep.Ops["alter-table"] != 1 || rep.Ops["drop-table"] != 1 {
 		t.Errorf("incremental apply: %+v", rep)
+	}
+	if _, err := dst.GetTable(ctx, "sales", "big_orders"); !isNotFound(err) {
+		t.Errorf("the view dropped on the source is still in the target: %v", err)
+	}
+	if err := dst.DropTable(ctx, "sales", "local_only", false); err != nil {
+		t.Errorf("the table made in Propolis was dropped by the migration: %v", err)
 	}
 	verifyClean(t, src, dst)
 }

@@ -29,6 +29,7 @@ type Target interface {
 	AlterDatabase(ctx context.Context, name string, db *hm.Database) error
 	CreateTable(ctx context.Context, t *hm.Table) error
 	AlterTable(ctx context.Context, db, name string, t *hm.Table, cascade bool) error
+	DropTable(ctx context.Context, db, name string, deleteData bool) error
 	AddPartitions(ctx context.Context, db, tbl string, parts []*hm.Partition, ifNotExists bool) ([]*hm.Partition, error)
 	AlterPartitions(ctx context.Context, db, tbl string, parts []*hm.Partition) error
 	DropPartition(ctx context.Context, db, tbl string, values []string, deleteData bool) (*hm.Partition, error)
