@@ -125,6 +125,7 @@ type Server struct {
 	stopping atomic.Bool
 	done     chan struct{}
 	refusals logLimiter
+	unknowns logLimiter
 
 	mu        sync.Mutex
 	listeners map[net.Listener]struct{}
@@ -478,6 +479,9 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 	kind, err := sniff(base.r, s.cfg.MaxMessageBytes)
 	if err != nil {
 		switch {
+		case errors.Is(err, ErrMessageTooLarge):
+			s.obs.ConnRejected("message_too_large")
+			log.Warn("closing connection: message too large", "err", err, "limit", s.cfg.MaxMessageBytes)
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			s.obs.ConnRejected("handshake_timeout")
 			log.Debug("closing connection: nothing sent within the handshake timeout", "timeout", s.cfg.HandshakeTimeout)
@@ -554,7 +558,9 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 			return
 		case len(h.name) > MaxMethodNameBytes:
 			name := truncName(h.name)
-			log.Warn("unknown method", "method", name)
+			if n := s.unknowns.allow(); n >= 0 {
+				log.Warn("unknown method", "method", name, "suppressed", n)
+			}
 			x := athrift.NewTApplicationException(athrift.UNKNOWN_METHOD, "Unknown function "+name)
 			base.Write(exceptionBytes(ctx, kind, name, h.seq, x))
 			if err := base.Flush(ctx); err != nil {
@@ -615,7 +621,9 @@ func (s *Server) processOne(ctx context.Context, log *slog.Logger, in, out athri
 	}
 	var ae athrift.TApplicationException
 	if errors.As(err, &ae) && ae.TypeId() == athrift.UNKNOWN_METHOD {
-		log.Warn("unknown method", "err", err)
+		if n := s.unknowns.allow(); n >= 0 {
+			log.Warn("unknown method", "err", err, "suppressed", n)
+		}
 		return true
 	}
 	if errors.Is(err, ErrMessageTooLarge) {
