@@ -93,11 +93,8 @@ func (h *Handler) GetTableReq(ctx context.Context, req *hm.GetTableRequest) (*hm
 }
 
 func (h *Handler) GetTableObjectsByName(ctx context.Context, db string, names []string) ([]*hm.Table, error) {
-	d, err := dbName(db)
+	d, err := h.getDatabaseForListing(ctx, db)
 	if err != nil {
-		return nil, err
-	}
-	if _, err := h.backend().GetDatabase(ctx, d); err != nil {
 		return nil, err
 	}
 	lower := make([]string, len(names))
@@ -123,10 +120,30 @@ func (h *Handler) GetTableObjectsByName(ctx context.Context, db string, names []
 }
 
 func (h *Handler) GetTableObjectsByNameReq(ctx context.Context, req *hm.GetTablesRequest) (*hm.GetTablesResult_, error) {
+	return h.getTableObjectsByNameReq(ctx, req, nil)
+}
+
+// getTableObjectsByNameReq serves get_table_objects_by_name_req. Hive 4 added tablesPattern
+// (field 8) to the request, which our bindings do not read; newer.go reads it.
+func (h *Handler) getTableObjectsByNameReq(ctx context.Context, req *hm.GetTablesRequest, pattern *string) (*hm.GetTablesResult_, error) {
 	if req == nil {
 		return nil, errs.Invalid("get_table_objects_by_name_req: no request")
 	}
-	ts, err := h.GetTableObjectsByName(ctx, req.DbName, req.TblNames)
+	names := req.TblNames
+	if len(names) == 0 && pattern != nil {
+		// Hive 4's SHOW TABLES LIKE: no names, a pattern.
+		if _, err := h.getDatabaseForListing(ctx, req.DbName); err != nil {
+			return nil, err
+		}
+		var err error
+		if names, err = h.listTables(ctx, req.DbName, *pattern, ""); err != nil {
+			return nil, err
+		}
+	}
+	if len(names) == 0 {
+		return &hm.GetTablesResult_{Tables: []*hm.Table{}}, nil
+	}
+	ts, err := h.GetTableObjectsByName(ctx, req.DbName, names)
 	if err != nil {
 		return nil, err
 	}
@@ -135,12 +152,29 @@ func (h *Handler) GetTableObjectsByNameReq(ctx context.Context, req *hm.GetTable
 
 // --- listings ---
 
+// getDatabaseForListing resolves db and checks it exists, for calls Hive fails with
+// UnknownDBException on a missing database.
+func (h *Handler) getDatabaseForListing(ctx context.Context, db string) (string, error) {
+	d, err := dbName(db)
+	if err != nil {
+		return "", err
+	}
+	if _, err := h.backend().GetDatabase(ctx, d); err != nil {
+		return "", err
+	}
+	return d, nil
+}
+
 func (h *Handler) listTables(ctx context.Context, db, pattern, typ string) ([]string, error) {
 	d, err := dbName(db)
 	if err != nil {
 		return nil, err
 	}
 	infos, err := h.backend().ListTables(ctx, d)
+	if errs.KindOf(err) == errs.KindNotFound {
+		// Hive lists no tables of a database that does not exist; it does not fail.
+		return []string{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -50,8 +50,17 @@ func (x *intercepted) call(ctx context.Context, m *Method, fn func(context.Conte
 // (outermost first). Methods the Handler does not implement are left out of the processor, so
 // clients get UNKNOWN_METHOD, exactly as from an older metastore, and fall back.
 func NewProcessor(h *Handler, log *slog.Logger, interceptors ...Interceptor) athrift.TProcessor {
+	return NewForwardingProcessor(h, nil, log, interceptors...)
+}
+
+// newGenerated is the generated processor over h, without the methods our bindings lack.
+func newGenerated(h *Handler, log *slog.Logger, interceptors ...Interceptor) athrift.TProcessor {
 	p := hm.NewThriftHiveMetastoreProcessor(&intercepted{next: h, chain: interceptors, log: log})
 	for _, name := range unimplemented {
+		delete(p.ProcessorMap(), name)
+	}
+	// Served from newer.go's table, which reads fields our bindings lack.
+	for name := range newer {
 		delete(p.ProcessorMap(), name)
 	}
 	withDefaultEngines(p.ProcessorMap())

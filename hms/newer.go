@@ -103,6 +103,19 @@ var newer = newerTable(
 	nm("fetch_partition_names_req", throwsNoSuchMeta, func(ctx context.Context, h *Handler, r request) (any, error) {
 		return h.GetPartitionNames(ctx, r.qualified(1, 2), r.str(3), int16(r.integer(4, -1)))
 	}),
+	// GetTablesRequest: our bindings know fields 1-7; Hive 4 added 8 tablesPattern (SHOW TABLES
+	// LIKE), so the call is served here to read it.
+	nm("get_table_objects_by_name_req", []excSet{excMetaException, excInvalidOperationException, excUnknownDBException}, func(ctx context.Context, h *Handler, r request) (any, error) {
+		var req hm.GetTablesRequest
+		if err := r.decodeAll(ctx, &req); err != nil {
+			return nil, err
+		}
+		var pattern *string
+		if p, ok := r.optStr(8); ok {
+			pattern = &p
+		}
+		return h.getTableObjectsByNameReq(ctx, &req, pattern)
+	}),
 	// GetPartitionsByFilterRequest: 1 catName, 2 dbName, 3 tblName, 4 filter, 5 maxParts.
 	nm("get_partitions_by_filter_req", throwsMetaNoSuch, func(ctx context.Context, h *Handler, r request) (any, error) {
 		return h.GetPartitionsByFilter(ctx, r.qualified(1, 2), r.str(3), r.str(4), int16(r.integer(5, -1)))

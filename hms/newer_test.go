@@ -205,3 +205,36 @@ func TestHive4RequestMethods(t *testing.T) {
 		t.Fatalf("connection unusable: %v", err)
 	}
 }
+
+// Hive answers listings of a missing database with an empty list, and Hive 4's SHOW TABLES
+// LIKE sends get_table_objects_by_name_req with a pattern (field 8) and no names.
+func TestTableListingsAsHive(t *testing.T) {
+	e := newEnv(t)
+	for _, call := range []func() ([]string, error){
+		func() ([]string, error) { return e.c.GetAllTables(ctx, "nodb") },
+		func() ([]string, error) { return e.c.GetTables(ctx, "nodb", "*") },
+		func() ([]string, error) { return e.c.GetTablesByType(ctx, "nodb", "*", "MANAGED_TABLE") },
+	} {
+		if got, err := call(); err != nil || got == nil || len(got) != 0 {
+			t.Fatalf("listing a missing database: %v, %v; want an empty list", got, err)
+		}
+	}
+	for _, n := range []string{"orders", "order_items", "customers"} {
+		wantErr(t, "create", e.c.CreateTable(ctx, salesTable("default", n)), nil, "")
+	}
+	res, err := e.c.GetTableObjectsByNameReq(ctx, &hm.GetTablesRequest{DbName: "default", TblNames: []string{"customers"}})
+	wantErr(t, "by names", err, nil, "")
+	if len(res.Tables) != 1 || res.Tables[0].TableName != "customers" {
+		t.Fatalf("by names: %v", res.Tables)
+	}
+	rc := newRawClient(t, e.addr)
+	r := wantReply(t, "by pattern", rc.call("get_table_objects_by_name_req", fields(fstr(1, "default"), fstr(8, "order*"))), 0, nil)
+	var got hm.GetTablesResult_
+	if err := pthrift.Decode(ctx, r.Field(0), &got); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Tables) != 2 || got.Tables[0].TableName != "order_items" || got.Tables[1].TableName != "orders" {
+		t.Fatalf("by pattern: %d tables %v", len(got.Tables), got.Tables)
+	}
+	wantReply(t, "missing database", rc.call("get_table_objects_by_name_req", fields(fstr(1, "nodb"), fstr(8, "*"))), 3, &hm.UnknownDBException{})
+}

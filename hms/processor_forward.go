@@ -18,7 +18,7 @@ import (
 // handler's backend at the time of each call, so a configuration reload (SetBackend) applies
 // to forwarding too. A nil fwd forwards nothing.
 func NewForwardingProcessor(h *Handler, fwd *Forwarder, log *slog.Logger, interceptors ...Interceptor) athrift.TProcessor {
-	proc := NewProcessor(h, log, interceptors...)
+	proc := newGenerated(h, log, interceptors...)
 	return pthrift.NewDispatcher(proc, &forwarding{fwd: fwd, h: h, chain: interceptors}, pthrift.Limits{}, log)
 }
 
