@@ -34,6 +34,7 @@ func migrateCommand() *cli.Command {
 			source,
 			&cli.StringSliceFlag{Name: "database", Aliases: []string{"d"}, Usage: "source database to include, a name or a glob (repeatable; default: all)"},
 			&cli.StringSliceFlag{Name: "location-map", Aliases: []string{"m"}, Usage: "translate locations: FROM=TO prefix, e.g. hdfs://nn/warehouse=s3a://lake/warehouse (repeatable; longest prefix wins)"},
+			&cli.StringSliceFlag{Name: "database-map", Usage: "copy a database under another name in Propolis: SOURCE=TARGET (repeatable; view texts follow)"},
 			&cli.IntFlag{Name: "concurrency", Value: 4, Usage: "tables worked on at once"},
 			&cli.Float64Flag{Name: "rate", Usage: "at most this many calls per second to the source (0: no limit)"},
 			&cli.IntFlag{Name: "batch-size", Value: 500, Usage: "partitions read or written per call"},
@@ -119,6 +120,7 @@ type migrateSetup struct {
 	src     *upstream.Client
 	dst     *upstream.Client
 	source  migrate.Source
+	target  migrate.Target // dst, renamed with --database-map
 	output  string
 	bar     *progress
 }
@@ -161,6 +163,12 @@ func setupMigrate(c *cli.Context, withTarget bool, outputs ...string) (*migrateS
 	if err != nil {
 		return nil, usageError("%s: %v", name, err)
 	}
+	dbMap := migrate.DatabaseMap{}
+	for _, m := range c.StringSlice("database-map") {
+		if err := dbMap.Parse(m); err != nil {
+			return nil, usageError("%s: %v", name, err)
+		}
+	}
 	if c.Int("concurrency") < 1 || c.Int("batch-size") < 1 || c.Float64("rate") < 0 {
 		return nil, usageError("%s: --concurrency and --batch-size must be at least 1, --rate at least 0", name)
 	}
@@ -192,6 +200,7 @@ func setupMigrate(c *cli.Context, withTarget bool, outputs ...string) (*migrateS
 			s.src.Close()
 			return nil, usageError("%s: %v", name, err)
 		}
+		s.target = migrate.Rename(s.dst, dbMap)
 	}
 	s.bar = newProgress(c.App.ErrWriter, !c.Bool("no-progress"))
 	s.cfg.Progress = s.bar
@@ -246,7 +255,7 @@ func migrateApply(c *cli.Context) error {
 			fmt.Fprintln(w, formatAction(a))
 		}
 	}
-	rep, err := migrate.Apply(ctx, s.source, s.dst, s.cfg)
+	rep, err := migrate.Apply(ctx, s.source, s.target, s.cfg)
 	s.bar.finish()
 	if path := c.String("report"); path != "" {
 		if werr := saveJSON(path, rep); werr != nil {
@@ -275,7 +284,7 @@ func migrateVerify(c *cli.Context) error {
 	defer s.Close()
 	ctx, stop := signalContext(c)
 	defer stop()
-	rep, err := migrate.Verify(ctx, s.source, s.dst, s.cfg)
+	rep, err := migrate.Verify(ctx, s.source, s.target, s.cfg)
 	s.bar.finish()
 	w := c.App.Writer
 	if s.output == "json" {

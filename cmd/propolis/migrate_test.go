@@ -19,6 +19,7 @@ func TestMigrateUsage(t *testing.T) {
 		{[]string{"migrate", "verify", "--from", "thrift://old:9083", "--concurrency", "0"}, "--concurrency"},
 		{[]string{"migrate", "verify", "--from", "thrift://old:9083", "--to", "propolis"}, "--to"},
 		{[]string{"migrate", "apply", "--from", "thrift://old:9083", "--bogus"}, "bogus"},
+		{[]string{"migrate", "apply", "--from", "thrift://old:9083", "--database-map", "sales"}, "SOURCE=TARGET"},
 	} {
 		_, stderr, code := run(t, tc.args...)
 		if code != 2 || !strings.Contains(stderr, tc.want) {

@@ -21,7 +21,8 @@
 // whole is one table's partition names (source and target), about 100 bytes a partition.
 //
 // Locations are translated by prefix (LocationMap, longest prefix first, at path boundaries)
-// in databases, tables, partitions, Spark's `path` serde parameter and view texts. Objects
+// in databases, tables, partitions, Spark's `path` serde parameter and view texts. Databases
+// can be renamed on the way (Rename, a DatabaseMap), database names in view texts included. Objects
 // Apply cannot copy (ACID tables, materialized views) and locations no mapping covers are
 // listed in the Report with the reason.
 package migrate
