@@ -70,8 +70,12 @@ type ViewRefs struct {
 	References []string `json:"references"`
 }
 
+// planSample is how many partitions of each table the plan reads to group their locations.
+const planSample = 20
+
 // PlanSource inventories the selected databases of src. Partition locations are sampled from
-// the first BatchSize partitions of each table, so a plan costs a few calls per table.
+// the first planSample partitions of each table, so a plan costs a few calls per table and
+// reads no more than that many partitions whole.
 func PlanSource(ctx context.Context, src Source, cfg Config, address string) (*Plan, error) {
 	cfg.defaults()
 	p := &Plan{Source: cfg.Source, Taken: time.Now().UTC(), ByType: map[string]int{}, ByFormat: map[string]int{}, Owners: map[string]int{}}
@@ -143,7 +147,7 @@ func PlanSource(ctx context.Context, src Source, cfg Config, address string) (*P
 							return fmt.Errorf("partitions of %s.%s: %w", name, t.TableName, err)
 						}
 						if len(parts) > 0 {
-							if sample, err = src.GetPartitionsByNames(gctx, name, t.TableName, parts[:min(len(parts), cfg.BatchSize)]); err != nil {
+							if sample, err = src.GetPartitionsByNames(gctx, name, t.TableName, parts[:min(len(parts), planSample)]); err != nil {
 								return fmt.Errorf("partitions of %s.%s: %w", name, t.TableName, err)
 							}
 						}
