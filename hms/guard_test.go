@@ -10,6 +10,7 @@ import (
 
 	"github.com/propolis/propolis/hms"
 	"github.com/propolis/propolis/internal/errs"
+	pthrift "github.com/propolis/propolis/thrift"
 )
 
 // hideAll is a Guard under which the caller may see nothing and change nothing.
@@ -41,6 +42,7 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 	// The same catalog, served again with the hide-all guard.
 	h := newGuardedServer(t, e, hideAll{})
 	c := dial(t, h, false)
+	rc := newRawClient(t, h)
 	pn := "region=eu/day=1"
 
 	// What each call must do under hideAll: "empty" (an empty answer), "refused" (an error),
@@ -178,6 +180,68 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			return 0, err
 		}},
 		"drop_table": {"refused", func() (int, error) { return 0, c.DropTable(ctx, "sales", "orders", true) }},
+		"get_partition_req": {"refused", func() (int, error) {
+			_, err := c.GetPartitionReq(ctx, &hm.GetPartitionRequest{DbName: "sales", TblName: "orders", PartVals: []string{"eu", "1"}})
+			return 0, err
+		}},
+		"get_partitions_req": {"refused", func() (int, error) {
+			_, err := c.GetPartitionsReq(ctx, &hm.PartitionsRequest{DbName: "sales", TblName: "orders", MaxParts: -1})
+			return 0, err
+		}},
+		"get_fields_req": {"refused", func() (int, error) {
+			_, err := c.GetFieldsReq(ctx, &hm.GetFieldsRequest{DbName: "sales", TblName: "orders"})
+			return 0, err
+		}},
+		"get_schema_req": {"refused", func() (int, error) {
+			_, err := c.GetSchemaReq(ctx, &hm.GetSchemaRequest{DbName: "sales", TblName: "orders"})
+			return 0, err
+		}},
+		"rename_partition_req": {"refused", func() (int, error) {
+			_, err := c.RenamePartitionReq(ctx, &hm.RenamePartitionRequest{DbName: "sales", TableName: "orders", PartVals: []string{"eu", "1"}, NewPart_: part("sales", "orders", "eu", "9")})
+			return 0, err
+		}},
+		"get_materialized_views_for_rewriting": {"empty", func() (int, error) {
+			r, err := c.GetMaterializedViewsForRewriting(ctx, "sales")
+			return len(r), err
+		}},
+		"get_all_materialized_view_objects_for_rewriting": {"empty", func() (int, error) {
+			r, err := c.GetAllMaterializedViewObjectsForRewriting(ctx)
+			return len(r), err
+		}},
+		// Hive 4's request-style calls our bindings lack, sent as a Hive 4 client sends them.
+		"create_database_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("create_database_req", fields(fstr(1, "x"))))
+		}},
+		"alter_database_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("alter_database_req", fields(fstr(1, "sales"), fstruct(t, 2, &hm.Database{Name: "sales"}))))
+		}},
+		"drop_database_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("drop_database_req", fields(fstr(1, "sales"), fbool(3, false), fbool(4, true), fbool(5, true))))
+		}},
+		"drop_table_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("drop_table_req", fields(fstr(2, "sales"), fstr(3, "orders"), fbool(4, true))))
+		}},
+		"append_partition_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("append_partition_req", fields(fstr(2, "sales"), fstr(3, "orders"), fstrs(5, "us", "3"))))
+		}},
+		"drop_partition_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("drop_partition_req", fields(fstr(2, "sales"), fstr(3, "orders"), fstrs(5, "eu", "1"), fbool(6, true))))
+		}},
+		"fetch_partition_names_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("fetch_partition_names_req", fields(fstr(2, "sales"), fstr(3, "orders"))))
+		}},
+		"get_partitions_by_filter_req": {"refused", func() (int, error) {
+			return 0, rawErr(rc.call("get_partitions_by_filter_req", fields(fstr(2, "sales"), fstr(3, "orders"), fstr(4, `region = "eu"`))))
+		}},
+		"get_table_objects_by_name_req, pattern": {"empty", func() (int, error) {
+			r := rc.call("get_table_objects_by_name_req", fields(fstr(1, "sales"), fstr(8, "*")))
+			if err := rawErr(r); err != nil {
+				return 0, err
+			}
+			var res hm.GetTablesResult_
+			err := pthrift.Decode(ctx, r.Field(0), &res)
+			return len(res.Tables), err
+		}},
 		"drop_table_with_environment_context": {"refused", func() (int, error) {
 			return 0, c.DropTableWithEnvironmentContext(ctx, "sales", "orders", true, nil)
 		}},
@@ -284,7 +348,7 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 	// Calls that carry no catalog objects, or only names the caller gave.
 	none := map[string]bool{
 		"getName": true, "getVersion": true, "getStatus": true, "getStatusDetails": true, "aliveSince": true,
-		"set_ugi": true, "get_config_value": true, "getMetaConf": true, "get_catalogs": true, "get_catalog": true,
+		"set_ugi": true, "get_config_value": true, "getMetaConf": true, "setMetaConf": true, "shutdown": true, "get_catalogs": true, "get_catalog": true,
 		"partition_name_to_vals": true, "partition_name_to_spec": true, "get_current_notificationEventId": true,
 		"check_lock": true, "unlock": true, "heartbeat": true, "show_locks": true,
 		"get_primary_keys": true, "get_foreign_keys": true, "get_unique_constraints": true, "get_not_null_constraints": true,

@@ -135,11 +135,24 @@ func (h *Handler) GetConfigValue(ctx context.Context, name, defaultValue string)
 	return defaultValue, nil
 }
 
+// GetMetaConf answers one of the settings a client may change for its connection: the value
+// it set (setMetaConf), else the configured one, else Hive's default.
 func (h *Handler) GetMetaConf(ctx context.Context, key string) (string, error) {
-	if v, ok := h.cfg.ConfigValues[key]; ok {
-		return v, nil
+	k, ok := metaConfKey(key)
+	if !ok {
+		return "", errs.Invalid("%s is not one of the metastore settings a client may read with getMetaConf", key)
 	}
-	return "", errs.Invalid("invalid configuration key %s", key)
+	if s := pthrift.SessionFrom(ctx); s != nil {
+		if v, ok := s.Conf(k); ok {
+			return v, nil
+		}
+	}
+	for _, name := range []string{key, k, "hive." + k} {
+		if v, ok := h.cfg.ConfigValues[name]; ok {
+			return v, nil
+		}
+	}
+	return metaConfVars[k], nil
 }
 
 func (h *Handler) GetCatalogs(ctx context.Context) (*hm.GetCatalogsResponse, error) {

@@ -75,9 +75,12 @@ func ImplementedMethods() []string {
 	}
 	var out []string
 	for n := range methods {
-		if !skip[n] {
+		if !skip[n] && newer[n] == nil {
 			out = append(out, n)
 		}
+	}
+	for n := range newer {
+		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out

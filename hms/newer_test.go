@@ -238,3 +238,15 @@ func TestTableListingsAsHive(t *testing.T) {
 	}
 	wantReply(t, "missing database", rc.call("get_table_objects_by_name_req", fields(fstr(1, "nodb"), fstr(8, "*"))), 3, &hm.UnknownDBException{})
 }
+
+// rawErr is the declared exception a raw reply carries, or nil.
+func rawErr(reply *pthrift.Struct) error {
+	for _, f := range reply.Fields {
+		if f.ID != 0 {
+			var m hm.MetaException
+			_ = pthrift.Decode(ctx, &f.Value, &m)
+			return &m
+		}
+	}
+	return nil
+}

@@ -77,7 +77,6 @@ var unimplemented = []string{
 	"flushCache",
 	"get_active_resource_plan",
 	"get_aggr_stats_for",
-	"get_all_materialized_view_objects_for_rewriting",
 	"get_all_packages",
 	"get_all_resource_plans",
 	"get_all_stored_procedures",
@@ -88,7 +87,6 @@ var unimplemented = []string{
 	"get_dataconnector_req",
 	"get_dataconnectors",
 	"get_delegation_token",
-	"get_fields_req",
 	"get_file_metadata",
 	"get_file_metadata_by_expr",
 	"get_ischema",
@@ -97,7 +95,6 @@ var unimplemented = []string{
 	"get_lock_materialization_rebuild",
 	"get_master_keys",
 	"get_materialization_invalidation_info",
-	"get_materialized_views_for_rewriting",
 	"get_max_allocated_table_write_id",
 	"get_metastore_db_uuid",
 	"get_notification_events_count",
@@ -108,11 +105,9 @@ var unimplemented = []string{
 	"getOptions",
 	"get_part_specs_by_filter",
 	"get_partition_names_req",
-	"get_partition_req",
 	"get_partition_values",
 	"get_partitions_by_expr",
 	"get_partitions_pspec",
-	"get_partitions_req",
 	"get_partitions_spec_by_expr",
 	"get_partitions_with_specs",
 	"get_principals_in_role",
@@ -125,7 +120,6 @@ var unimplemented = []string{
 	"get_scheduled_query",
 	"get_schema_all_versions",
 	"get_schema_latest_version",
-	"get_schema_req",
 	"get_schema_version",
 	"get_schemas_by_cols",
 	"get_serde",
@@ -158,7 +152,6 @@ var unimplemented = []string{
 	"reinitialize",
 	"remove_master_key",
 	"remove_token",
-	"rename_partition_req",
 	"renew_delegation_token",
 	"repl_tbl_writeid_state",
 	"revoke_privileges",
@@ -169,11 +162,9 @@ var unimplemented = []string{
 	"seed_txn_id",
 	"seed_write_id",
 	"set_hadoop_jobid",
-	"setMetaConf",
 	"setOption",
 	"set_schema_version_state",
 	"show_compact",
-	"shutdown",
 	"truncate_table",
 	"truncate_table_req",
 	"update_compactor_state",
@@ -512,11 +503,6 @@ func (h *Handler) GetAggrStatsFor(ctx context.Context, request *hm.PartitionsSta
 	return r, err
 }
 
-func (h *Handler) GetAllMaterializedViewObjectsForRewriting(ctx context.Context) (r []*hm.Table, err error) {
-	err = unsupportedMethod("get_all_materialized_view_objects_for_rewriting")
-	return r, err
-}
-
 func (h *Handler) GetAllPackages(ctx context.Context, request *hm.ListPackageRequest) (r []string, err error) {
 	err = unsupportedMethod("get_all_packages")
 	return r, err
@@ -567,11 +553,6 @@ func (h *Handler) GetDelegationToken(ctx context.Context, token_owner string, re
 	return r, err
 }
 
-func (h *Handler) GetFieldsReq(ctx context.Context, req *hm.GetFieldsRequest) (r *hm.GetFieldsResponse, err error) {
-	err = unsupportedMethod("get_fields_req")
-	return r, err
-}
-
 func (h *Handler) GetFileMetadata(ctx context.Context, req *hm.GetFileMetadataRequest) (r *hm.GetFileMetadataResult_, err error) {
 	err = unsupportedMethod("get_file_metadata")
 	return r, err
@@ -609,11 +590,6 @@ func (h *Handler) GetMasterKeys(ctx context.Context) (r []string, err error) {
 
 func (h *Handler) GetMaterializationInvalidationInfo(ctx context.Context, creation_metadata *hm.CreationMetadata, validTxnList string) (r *hm.Materialization, err error) {
 	err = unsupportedMethod("get_materialization_invalidation_info")
-	return r, err
-}
-
-func (h *Handler) GetMaterializedViewsForRewriting(ctx context.Context, db_name string) (r []string, err error) {
-	err = unsupportedMethod("get_materialized_views_for_rewriting")
 	return r, err
 }
 
@@ -667,11 +643,6 @@ func (h *Handler) GetPartitionNamesReq(ctx context.Context, req *hm.PartitionsBy
 	return r, err
 }
 
-func (h *Handler) GetPartitionReq(ctx context.Context, req *hm.GetPartitionRequest) (r *hm.GetPartitionResponse, err error) {
-	err = unsupportedMethod("get_partition_req")
-	return r, err
-}
-
 func (h *Handler) GetPartitionValues(ctx context.Context, request *hm.PartitionValuesRequest) (r *hm.PartitionValuesResponse, err error) {
 	err = unsupportedMethod("get_partition_values")
 	return r, err
@@ -684,11 +655,6 @@ func (h *Handler) GetPartitionsByExpr(ctx context.Context, req *hm.PartitionsByE
 
 func (h *Handler) GetPartitionsPspec(ctx context.Context, db_name string, tbl_name string, max_parts int32) (r []*hm.PartitionSpec, err error) {
 	err = unsupportedMethod("get_partitions_pspec")
-	return r, err
-}
-
-func (h *Handler) GetPartitionsReq(ctx context.Context, req *hm.PartitionsRequest) (r *hm.PartitionsResponse, err error) {
-	err = unsupportedMethod("get_partitions_req")
 	return r, err
 }
 
@@ -749,11 +715,6 @@ func (h *Handler) GetSchemaAllVersions(ctx context.Context, schemaName *hm.ISche
 
 func (h *Handler) GetSchemaLatestVersion(ctx context.Context, schemaName *hm.ISchemaName) (r *hm.SchemaVersion, err error) {
 	err = unsupportedMethod("get_schema_latest_version")
-	return r, err
-}
-
-func (h *Handler) GetSchemaReq(ctx context.Context, req *hm.GetSchemaRequest) (r *hm.GetSchemaResponse, err error) {
-	err = unsupportedMethod("get_schema_req")
 	return r, err
 }
 
@@ -917,11 +878,6 @@ func (h *Handler) RemoveToken(ctx context.Context, token_identifier string) (r b
 	return r, err
 }
 
-func (h *Handler) RenamePartitionReq(ctx context.Context, req *hm.RenamePartitionRequest) (r *hm.RenamePartitionResponse, err error) {
-	err = unsupportedMethod("rename_partition_req")
-	return r, err
-}
-
 func (h *Handler) RenewDelegationToken(ctx context.Context, token_str_form string) (r int64, err error) {
 	err = unsupportedMethod("renew_delegation_token")
 	return r, err
@@ -972,11 +928,6 @@ func (h *Handler) SetHadoopJobid(ctx context.Context, jobId string, cq_id int64)
 	return err
 }
 
-func (h *Handler) SetMetaConf(ctx context.Context, key string, value string) (err error) {
-	err = unsupportedMethod("setMetaConf")
-	return err
-}
-
 func (h *Handler) SetOption(ctx context.Context, key string, value string) (err error) {
 	err = unsupportedMethod("setOption")
 	return err
@@ -990,11 +941,6 @@ func (h *Handler) SetSchemaVersionState(ctx context.Context, rqst *hm.SetSchemaV
 func (h *Handler) ShowCompact(ctx context.Context, rqst *hm.ShowCompactRequest) (r *hm.ShowCompactResponse, err error) {
 	err = unsupportedMethod("show_compact")
 	return r, err
-}
-
-func (h *Handler) Shutdown(ctx context.Context) (err error) {
-	err = unsupportedMethod("shutdown")
-	return err
 }
 
 func (h *Handler) TruncateTable(ctx context.Context, dbName string, tableName string, partNames []string) (err error) {

@@ -18,6 +18,7 @@ type Session struct {
 	user   string
 	groups []string
 	source string
+	conf   map[string]string // per-connection settings (Hive's setMetaConf)
 }
 
 // Identity is who the caller is, and how we know.
@@ -55,4 +56,22 @@ func WithSession(ctx context.Context, s *Session) context.Context {
 func SessionFrom(ctx context.Context) *Session {
 	s, _ := ctx.Value(sessionKey{}).(*Session)
 	return s
+}
+
+// SetConf records a setting for the rest of the connection.
+func (s *Session) SetConf(key, value string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.conf == nil {
+		s.conf = map[string]string{}
+	}
+	s.conf[key] = value
+}
+
+// Conf returns a setting made on this connection.
+func (s *Session) Conf(key string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.conf[key]
+	return v, ok
 }
