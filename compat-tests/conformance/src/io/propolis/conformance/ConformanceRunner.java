@@ -29,7 +29,7 @@ import org.junit.runner.notification.RunListener;
  * Runs Hive's metastore test classes, one after the other in this JVM, each against a fresh
  * Propolis that the Go harness (compat-tests/conformance_test.go) starts on request.
  *
- * <p>Usage: ConformanceRunner RESULTS.tsv EXCLUDED.txt CLASS...
+ * <p>Usage: ConformanceRunner RESULTS.tsv EXCLUDED.txt [NAME:]CLASS...
  *
  * <p>Protocol on stdout/stdin (everything else this JVM prints goes to stderr): before a class,
  * "@@conformance need CLASS", answered by a line with the thrift:// URI of a fresh Propolis (or
@@ -37,7 +37,8 @@ import org.junit.runner.notification.RunListener;
  * stopped.
  *
  * <p>RESULTS.tsv gets one line per test: class, method, status (pass, fail, error, skip,
- * excluded), milliseconds, exception class, first line of the message. "fail" is an
+ * excluded), milliseconds, exception class, first line of the message (and of its cause's), and
+ * the line of Hive's test class where it failed. "fail" is an
  * AssertionError, "error" any other exception (Surefire's convention). A failure outside any test
  * (a class that cannot load, a failing @BeforeClass) is recorded with method "(class)".
  *
@@ -73,10 +74,14 @@ public final class ConformanceRunner {
 
   private static void runClass(String className, Set<String> excluded, PrintWriter out, PrintStream proto,
       BufferedReader in) throws IOException {
+    // "Name:fully.qualified.Class" reports the class under Name (the harness's subclass that runs
+    // Hive's TestHiveMetaStore is reported as TestHiveMetaStore).
+    String arg = className;
     String simple = className.substring(className.lastIndexOf('.') + 1);
-    if (excluded.contains(simple)) {
-      row(out, simple, "(class)", "excluded", 0, "", "");
-      return;
+    int colon = className.indexOf(':');
+    if (colon > 0) {
+      simple = className.substring(0, colon);
+      className = className.substring(colon + 1);
     }
     Class<?> cls;
     try {
@@ -85,7 +90,25 @@ public final class ConformanceRunner {
       row(out, simple, "(class)", "error", 0, e.getClass().getName(), firstLine(e.getMessage()));
       return;
     }
-    proto.println("@@conformance need " + className);
+    if (excluded.contains(simple)) {
+      // Every test of the class is excluded: list them without running any (the factory only
+      // builds a client configuration, so a placeholder URI is enough to enumerate them).
+      System.setProperty(PropolisMetaStore.URI_PROPERTY, "thrift://127.0.0.1:1");
+      Set<String> methods = new java.util.TreeSet<>();
+      try {
+        collect(Request.aClass(cls).getRunner().getDescription(), methods);
+      } catch (Throwable e) {
+        methods.clear();
+      }
+      if (methods.isEmpty()) {
+        methods.add("(class)");
+      }
+      for (String m : methods) {
+        row(out, simple, m, "excluded", 0, "", "");
+      }
+      return;
+    }
+    proto.println("@@conformance need " + arg);
     String uri = in.readLine();
     if (uri == null) {
       throw new IOException("the harness closed stdin");
@@ -112,7 +135,7 @@ public final class ConformanceRunner {
         row(out, simple, m, "excluded", 0, "", "");
       }
     } finally {
-      proto.println("@@conformance done " + className);
+      proto.println("@@conformance done " + arg);
       if (in.readLine() == null) {
         throw new IOException("the harness closed stdin");
       }
@@ -206,13 +229,22 @@ public final class ConformanceRunner {
       if (f != null) {
         Throwable e = f.getException();
         String status = e instanceof AssertionError ? "fail" : "error";
-        row(out, simple, method(d), status, ms, e.getClass().getName(), firstLine(e.getMessage()));
+        row(out, simple, method(d), status, ms, e.getClass().getName(), describe(e), where(e));
       } else if (skipped.remove(d)) {
         row(out, simple, method(d), "skip", ms, "", "");
       } else {
         row(out, simple, method(d), "pass", ms, "", "");
       }
       out.flush();
+    }
+  }
+
+  private static void collect(Description d, Set<String> into) {
+    if (d.isTest()) {
+      into.add(method(d));
+    }
+    for (Description c : d.getChildren()) {
+      collect(c, into);
     }
   }
 
@@ -226,6 +258,22 @@ public final class ConformanceRunner {
     return i > 0 ? m.substring(0, i) : m;
   }
 
+  /**
+   * The first line of the message, and of the cause's where there is one: JUnit's "Unexpected
+   * exception, expected X but was Y" and Hive's client wrappers hide what the server said.
+   */
+  static String describe(Throwable e) {
+    String m = firstLine(e.getMessage());
+    Throwable c = e.getCause();
+    if (c != null && c != e) {
+      String cm = firstLine(c.getMessage());
+      if (!m.contains(cm)) {
+        m = m + " <- " + c.getClass().getSimpleName() + ": " + cm;
+      }
+    }
+    return m;
+  }
+
   static String firstLine(String s) {
     if (s == null) {
       return "";
@@ -235,15 +283,33 @@ public final class ConformanceRunner {
     if (i >= 0) {
       s = s.substring(0, i);
     }
-    if (s.length() > 300) {
-      s = s.substring(0, 300) + "...";
+    if (s.length() > 400) {
+      s = s.substring(0, 400) + "...";
     }
     return s;
   }
 
+  static void row(PrintWriter out, String cls, String method, String status, long ms, String exc, String msg) {
+    row(out, cls, method, status, ms, exc, msg, "");
+  }
+
   static synchronized void row(PrintWriter out, String cls, String method, String status, long ms, String exc,
-      String msg) {
-    out.println(String.join("\t", clean(cls), clean(method), status, Long.toString(ms), clean(exc), clean(msg)));
+      String msg, String where) {
+    out.println(String.join("\t", clean(cls), clean(method), status, Long.toString(ms), clean(exc), clean(msg),
+        clean(where)));
+  }
+
+  /** The innermost line of Hive's test code the failure passed through, e.g. "TestFunctions.java:312". */
+  static String where(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+      for (StackTraceElement f : t.getStackTrace()) {
+        String c = f.getClassName();
+        if (c.startsWith("org.apache.hadoop.hive.metastore.") && c.substring(c.lastIndexOf('.') + 1).startsWith("Test")) {
+          return f.getFileName() + ":" + f.getLineNumber();
+        }
+      }
+    }
+    return "";
   }
 
   private static String clean(String s) {
