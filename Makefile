@@ -42,11 +42,15 @@ deps: ## download and cache the real peers: pyspark, pyiceberg, Trino, Hive Meta
 
 BENCH_ARGS ?=
 POLICY_BENCH_ARGS ?=
+# The migration bench fills a real metastore with 1,000 tables and 100,000 partitions (5-10 min
+# through its API on 2 cores); MIGRATE_BENCH_ARGS="--tables 100 --partitions 5000" for a quick run.
+MIGRATE_BENCH_ARGS ?=
 bench: build ## Propolis vs the real Hive Metastore, side by side, ratios into BENCHMARKS.md (~10 min)
 	compat-tests/hms/hms.sh setup
 	$(GO) run ./cmd/propolis-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(BENCH_ARGS)
 	$(GO) run ./cmd/propolis-policy-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(POLICY_BENCH_ARGS)
 	$(GO) run ./cmd/propolis-worker-bench --out BENCHMARKS.md $(WORKER_BENCH_ARGS)
+	$(GO) run ./cmd/propolis-migrate-bench --propolis-bin $(BIN) --out BENCHMARKS.md $(MIGRATE_BENCH_ARGS)
 
 FUZZTIME ?= 10s
 fuzz: ## run every fuzz target for FUZZTIME each (default 10s); a crasher is saved in its package's testdata/fuzz, where `make test` replays it from then on
