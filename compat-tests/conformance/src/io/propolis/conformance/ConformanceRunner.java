@@ -263,7 +263,10 @@ public final class ConformanceRunner {
    * exception, expected X but was Y" and Hive's client wrappers hide what the server said.
    */
   static String describe(Throwable e) {
-    String m = firstLine(e.getMessage());
+    String m = diffOf(e.getMessage());
+    if (m == null) {
+      m = firstLine(e.getMessage());
+    }
     Throwable c = e.getCause();
     if (c != null && c != e) {
       String cm = firstLine(c.getMessage());
@@ -272,6 +275,34 @@ public final class ConformanceRunner {
       }
     }
     return m;
+  }
+
+  /**
+   * For "PREFIX expected:<A> but was:<B>" with long A and B (whole Thrift objects), only where they
+   * first differ: "PREFIX expected:<...A'...> but was:<...B'...>", so the report shows the field.
+   */
+  static String diffOf(String msg) {
+    if (msg == null) {
+      return null;
+    }
+    int e = msg.indexOf("expected:<");
+    int w = msg.lastIndexOf("> but was:<");
+    if (e < 0 || w < e || !msg.endsWith(">") || msg.length() < 300) {
+      return null;
+    }
+    String a = msg.substring(e + 10, w);
+    String b = msg.substring(w + 11, msg.length() - 1);
+    int i = 0;
+    while (i < a.length() && i < b.length() && a.charAt(i) == b.charAt(i)) {
+      i++;
+    }
+    int from = Math.max(0, i - 60);
+    return firstLine(msg.substring(0, e)) + " expected:<..." + excerpt(a, from) + "> but was:<..." + excerpt(b, from) + ">";
+  }
+
+  private static String excerpt(String s, int from) {
+    int to = Math.min(s.length(), from + 160);
+    return s.substring(Math.min(from, s.length()), to).replace('\n', ' ') + (to < s.length() ? "..." : "");
   }
 
   static String firstLine(String s) {
