@@ -85,7 +85,12 @@ func ToThrift(err error, declared excSet) error {
 		case declared&excTxnOpenException != 0:
 			return &hm.TxnOpenException{Message: msg}
 		}
-	case errs.KindDenied, errs.KindUnavailable, errs.KindUnsupported:
+	case errs.KindDenied:
+		if declared&excConfigValSecurityException != 0 {
+			return &hm.ConfigValSecurityException{Message: msg}
+		}
+		// Otherwise MetaException, as below.
+	case errs.KindUnavailable, errs.KindUnsupported:
 		// MetaException below: a denied or unavailable call must never look like a missing
 		// object, or clients would conclude the table is gone.
 	case errs.KindUnknown:

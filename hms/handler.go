@@ -3,6 +3,7 @@ package hms
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -128,11 +129,40 @@ func (h *Handler) SetUgi(ctx context.Context, user string, groups []string) ([]s
 	return groups, nil
 }
 
+// GetConfigValue answers as Hive does: only hive, hdfs, mapred and metastore keys may be read,
+// secrets never; a configured value first, then Hive's default for the keys engines ask about,
+// then the caller's default.
 func (h *Handler) GetConfigValue(ctx context.Context, name, defaultValue string) (string, error) {
+	if !configReadable.MatchString(name) {
+		return "", errs.Denied("For security reasons, the config key %s cannot be accessed", name)
+	}
+	if secretKey.MatchString(name) {
+		return "", errs.Denied("the config key %s holds a secret and cannot be accessed", name)
+	}
 	if v, ok := h.cfg.ConfigValues[name]; ok {
 		return v, nil
 	}
+	if name == "hive.metastore.warehouse.dir" || name == "metastore.warehouse.dir" {
+		return h.cfg.Warehouse, nil
+	}
+	if v, ok := hiveConfigDefaults[name]; ok {
+		return v, nil
+	}
 	return defaultValue, nil
+}
+
+var (
+	configReadable = regexp.MustCompile(`^(hive|hdfs|mapred|metastore)`)
+	secretKey      = regexp.MustCompile(`(?i)(password|passwd|secret|credential|keystore|truststore|token|\.key$)`)
+)
+
+// hiveConfigDefaults are Hive's defaults for keys engines read with get_config_value and parse:
+// Trino reads the transaction timeout before it touches a transactional table, and an empty
+// answer would fail its parsing instead of reaching Propolis's clear "no ACID" error.
+var hiveConfigDefaults = map[string]string{
+	"metastore.txn.timeout":                         "300s",
+	"hive.txn.timeout":                              "300s",
+	"hive.metastore.event.db.notification.api.auth": "true",
 }
 
 // GetMetaConf answers one of the settings a client may change for its connection: the value

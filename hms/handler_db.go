@@ -6,6 +6,7 @@ import (
 	hm "github.com/beltran/gohive/hive_metastore"
 
 	"github.com/propolis/propolis/hms/hivename"
+	"github.com/propolis/propolis/hms/hiverule"
 	"github.com/propolis/propolis/internal/errs"
 )
 
@@ -104,9 +105,13 @@ func (h *Handler) AlterDatabase(ctx context.Context, name string, db *hm.Databas
 	if err := h.guard.CheckWrite(ctx, OpAlter, n, ""); err != nil {
 		return err
 	}
-	c := *db
+	old, err := h.backend().GetDatabase(ctx, n)
+	if err != nil {
+		return err
+	}
+	c := hiverule.AlterDatabase(old, db)
 	c.Name = n
-	return h.backend().AlterDatabase(ctx, n, &c)
+	return h.backend().AlterDatabase(ctx, n, c)
 }
 
 func (h *Handler) DropDatabase(ctx context.Context, name string, deleteData, cascade bool) error {

@@ -250,3 +250,44 @@ func rawErr(reply *pthrift.Struct) error {
 	}
 	return nil
 }
+
+// Semantics where Propolis used to differ from Hive, each as Hive's own suites check it.
+func TestHiveSemantics(t *testing.T) {
+	e := newEnv(t)
+	// alter_database without a description keeps the stored one.
+	wantErr(t, "create db", e.c.CreateDatabase(ctx, &hm.Database{Name: "d", Description: "dummy description", Parameters: map[string]string{"a": "1"}}), nil, "")
+	wantErr(t, "alter db", e.c.AlterDatabase(ctx, "d", &hm.Database{Name: "d", Parameters: map[string]string{"b": "2"}}), nil, "")
+	db, err := e.c.GetDatabase(ctx, "d")
+	wantErr(t, "get db", err, nil, "")
+	if db.Description != "dummy description" || db.Parameters["b"] != "2" || db.Parameters["a"] != "" {
+		t.Fatalf("altered database: %+v", db)
+	}
+
+	// The server sets creation times, whatever the client sent.
+	tbl := salesTable("d", "t")
+	tbl.CreateTime = 123456
+	wantErr(t, "create table", e.c.CreateTable(ctx, tbl), nil, "")
+	p := part("d", "t", "eu", "1")
+	p.CreateTime = 123456
+	got, err := e.c.AddPartition(ctx, p)
+	wantErr(t, "add partition", err, nil, "")
+	st, _ := e.c.GetTable(ctx, "d", "t")
+	if got.CreateTime == 123456 || st.CreateTime == 123456 {
+		t.Fatalf("client create times kept: table %d, partition %d", st.CreateTime, got.CreateTime)
+	}
+
+	// ACID tables are refused with a clear error.
+	acid := salesTable("d", "acid")
+	acid.Parameters["transactional"] = "true"
+	wantErr(t, "create transactional", e.c.CreateTable(ctx, acid), &hm.InvalidObjectException{}, "does not support Hive ACID")
+
+	// setMetaConf lasts for the connection that set it.
+	wantErr(t, "setMetaConf", e.c.SetMetaConf(ctx, "hive.metastore.try.direct.sql", "false"), nil, "")
+	if v, err := e.c.GetMetaConf(ctx, "metastore.try.direct.sql"); err != nil || v != "false" {
+		t.Fatalf("getMetaConf on the same connection: %q %v", v, err)
+	}
+	if v, err := dial(t, e.addr, false).GetMetaConf(ctx, "metastore.try.direct.sql"); err != nil || v != "true" {
+		t.Fatalf("getMetaConf on another connection: %q %v", v, err)
+	}
+	wantErr(t, "setMetaConf not allowed", e.c.SetMetaConf(ctx, "hive.metastore.warehouse.dir", "/x"), metaExc, "")
+}

@@ -653,9 +653,16 @@ func TestFunctionsConfigAndEvents(t *testing.T) {
 	if v != e.warehouse {
 		t.Errorf("warehouse dir = %q", v)
 	}
-	v, _ = c.GetConfigValue(ctx, "unknown.key", "fallback")
+	v, err = c.GetConfigValue(ctx, "hive.unknown.setting", "fallback")
 	if v != "fallback" {
-		t.Errorf("default not returned: %q", v)
+		t.Errorf("default not returned: %q %v", v, err)
+	}
+	if v, _ = c.GetConfigValue(ctx, "metastore.txn.timeout", ""); v != "300s" {
+		t.Errorf("Hive's default not returned: %q", v)
+	}
+	for _, key := range []string{"unknown.key", "fs.s3a.secret.key", "javax.jdo.option.ConnectionPassword", "hive.metastore.keystore.password"} {
+		_, err := c.GetConfigValue(ctx, key, "x")
+		wantErr(t, "get_config_value "+key, err, &hm.ConfigValSecurityException{}, key)
 	}
 	groups, err := c.SetUgi(ctx, "alice", []string{"analysts"})
 	wantErr(t, "set_ugi", err, nil, "")

@@ -339,9 +339,7 @@ func (s *Store) preparePart(ctx context.Context, t *hm.Table, in *hm.Partition) 
 	if p.Sd.Location == "" && t.Sd.GetLocation() != "" {
 		p.Sd.Location = strings.TrimRight(t.Sd.Location, "/") + "/" + name
 	}
-	if p.CreateTime == 0 {
-		p.CreateTime = s.nowSec()
-	}
+	p.CreateTime = s.nowSec() // the server's time, whatever the client sent, as in Hive
 	p.Parameters = s.stampDDL(p.Parameters)
 	return p, name, nil
 }

@@ -182,9 +182,7 @@ func (s *Store) CreateTable(ctx context.Context, in *hm.Table) error {
 	if err := normalizeTable(t); err != nil {
 		return err
 	}
-	if t.CreateTime == 0 {
-		t.CreateTime = s.nowSec()
-	}
+	t.CreateTime = s.nowSec() // the server's time, whatever the client sent, as in Hive
 	t.Parameters = s.stampDDL(t.Parameters)
 	return s.write(ctx, mutexCatalog, func(tx *sql.Tx) error {
 		db, err := s.getDB(ctx, tx, t.DbName)

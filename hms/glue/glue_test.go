@@ -236,6 +236,7 @@ func TestTables(t *testing.T) {
 	// Managed table without a location lands under the database's.
 	m := simpleTable(db, "managed")
 	m.TableType, m.Sd.Location = "", ""
+	delete(m.Parameters, "EXTERNAL") // EXTERNAL=TRUE would make it external, as in Hive
 	must(t, "create managed", c.CreateTable(ctx, m))
 	if g, _ := c.GetTable(ctx, db, "managed"); g.Sd.Location != "s3://bucket/tbls.db/managed" || g.TableType != "MANAGED_TABLE" {
 		t.Fatalf("managed defaults: %q %q", g.Sd.Location, g.TableType)

@@ -97,3 +97,37 @@ func PartitionDataLocation(p *hm.Partition) string {
 	}
 	return p.Sd.Location
 }
+
+// AlterDatabase returns what Hive stores when a client alters old to in: parameters and owner
+// as sent; description and locations as sent unless blank, when the stored ones stay (a client
+// that leaves them out must not wipe them); the creation time stays. It copies, changing
+// neither argument.
+func AlterDatabase(old, in *hm.Database) *hm.Database {
+	out := *in
+	if old == nil {
+		return &out
+	}
+	if strings.TrimSpace(out.Description) == "" {
+		out.Description = old.Description
+	}
+	if strings.TrimSpace(out.LocationUri) == "" {
+		out.LocationUri = old.LocationUri
+	}
+	if out.ManagedLocationUri == nil || strings.TrimSpace(*out.ManagedLocationUri) == "" {
+		out.ManagedLocationUri = old.ManagedLocationUri
+	}
+	if out.OwnerType == nil {
+		out.OwnerType = old.OwnerType
+	}
+	out.CreateTime = old.CreateTime
+	if out.CatalogName == nil {
+		out.CatalogName = old.CatalogName
+	}
+	return &out
+}
+
+// ParamTransactional marks a Hive ACID table.
+const ParamTransactional = "transactional"
+
+// IsTransactional reports whether t is a Hive ACID table (full or insert-only).
+func IsTransactional(t *hm.Table) bool { return t != nil && paramTrue(t.Parameters, ParamTransactional) }

@@ -70,3 +70,23 @@ func TestPartitionDataLocation(t *testing.T) {
 		t.Fatalf("plain: %s", got)
 	}
 }
+
+func TestAlterDatabase(t *testing.T) {
+	ct := int32(7)
+	loc := "file:///m"
+	old := &hm.Database{Name: "d", Description: "kept", LocationUri: "file:///d", Parameters: map[string]string{"a": "1"}, CreateTime: &ct, ManagedLocationUri: &loc}
+	in := &hm.Database{Name: "d", Parameters: map[string]string{"b": "2"}}
+	got := AlterDatabase(old, in)
+	if got.Description != "kept" || got.LocationUri != "file:///d" || got.ManagedLocationUri != &loc || *got.CreateTime != 7 {
+		t.Fatalf("blank fields not kept: %+v", got)
+	}
+	if len(got.Parameters) != 1 || got.Parameters["b"] != "2" {
+		t.Fatalf("parameters not replaced: %v", got.Parameters)
+	}
+	if in.Description != "" || old.Parameters["a"] != "1" {
+		t.Fatal("arguments changed")
+	}
+	if got := AlterDatabase(old, &hm.Database{Description: "new"}); got.Description != "new" {
+		t.Fatalf("description not changed: %q", got.Description)
+	}
+}
