@@ -28,8 +28,8 @@ build: ## build the propolis binary into bin/
 test: deps ## everything CI runs: unit tests (with -race), then the real-engine compat tests (starts MariaDB for the MySQL-store tests)
 	compat-tests/with-mariadb.sh $(MAKE) --no-print-directory -k test-unit test-compat-only UNIT_FLAGS="-race -count=1 -timeout 30m"
 
-test-unit: ## unit and server tests of the Go packages (fast inner loop; MySQL-store tests need PROPOLIS_TEST_MYSQL_DSN, see `make mariadb`)
-	$(GO) test $(UNIT_FLAGS) $(UNIT_PKGS)
+test-unit: ## unit and server tests of the Go packages (fast inner loop; MySQL-store tests need PROPOLIS_TEST_MYSQL_DSN, see `make mariadb`); prints each package, each skip with its reason, each failure
+	$(GO) run ./internal/testsummary -- $(GO) test $(UNIT_FLAGS) $(UNIT_PKGS)
 
 test-compat: deps test-compat-only ## real Spark, Trino and PyIceberg (and a real Hive Metastore) against Propolis; installs them first
 
