@@ -156,7 +156,10 @@ func worker(c *cli.Context) error {
 		return fmt.Errorf("worker S3 endpoint: %w", err)
 	}
 	ready["s3"] = s3ln.Addr().String()
-	s3srv := &http.Server{Handler: s3api.New(n.S3(), s3api.Options{Log: log.With("component", "s3api")}), ReadHeaderTimeout: 10 * time.Second}
+	// Engines keep pooled connections and reopen one the server closed; an idle one is not
+	// kept forever, and a request's headers are bounded (S3 requests carry a few KiB).
+	s3srv := &http.Server{Handler: s3api.New(n.S3(), s3api.Options{Log: log.With("component", "s3api")}),
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() { errc <- serveHTTP(s3srv, s3ln) }()
 	defer shutdownHTTP(s3srv)
 
