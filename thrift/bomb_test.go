@@ -1,12 +1,16 @@
 package thrift
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -96,4 +100,66 @@ func totalAlloc() uint64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m.TotalAlloc
+}
+
+// emptyStructs is an add_partitions call whose list holds n partitions of one byte each (an
+// empty struct): bytes actually sent, each decoding into a 128-byte Partition.
+func emptyStructs(n int) []byte {
+	b := &bin{}
+	version := uint32(0x80010000)
+	b.i32(int32(version | uint32(athrift.CALL))).i32(int32(len("add_partitions")))
+	b.WriteString("add_partitions")
+	b.i32(1)
+	b.field(athrift.LIST, 1).u8(byte(athrift.STRUCT)).i32(int32(n))
+	b.Write(make([]byte, n)) // n STOPs: n empty structs
+	b.u8(0)
+	return b.Bytes()
+}
+
+// TestDecodeAmplificationRefused: a message of empty structures, which would decode into some
+// 137 times its size, is refused before decoding, on both transports, with a reason; a real
+// request of the same size (wide partitions, as MSCK sends them) is not.
+func TestDecodeAmplificationRefused(t *testing.T) {
+	bomb := emptyStructs(1 << 20)
+	for _, framed := range []bool{false, true} {
+		var scratch []byte
+		read, data := readBuffered, bomb
+		if framed {
+			read, data = readFramed, append(binary.BigEndian.AppendUint32(nil, uint32(len(bomb))), bomb...)
+		}
+		before := totalAlloc()
+		_, err := read(bufio.NewReader(bytes.NewReader(data)), DefaultMaxMessageBytes, &scratch)
+		cost := totalAlloc() - before
+		if err == nil || !strings.Contains(err.Error(), "empty structures") {
+			t.Fatalf("framed %v: %d empty structs read: %v; want refused", framed, 1<<20, err)
+		}
+		if cost > uint64(4*len(data)) { // the bytes, received into a buffer that doubles
+			t.Fatalf("framed %v: refusing %d bytes cost %d", framed, len(data), cost)
+		}
+		t.Logf("framed %v: %d bytes refused (%v), %d bytes allocated", framed, len(data), err, cost)
+	}
+
+	// 600 partitions of a 300-column table: about 10 MB, as Hive's MSCK batches send them.
+	cols := make([]*hm.FieldSchema, 300)
+	for i := range cols {
+		cols[i] = &hm.FieldSchema{Name: fmt.Sprintf("c%d", i), Type: "string"}
+	}
+	var parts []*hm.Partition
+	for i := range 600 {
+		dt := fmt.Sprintf("2024-%02d-%02d", i%12+1, i%28+1)
+		parts = append(parts, &hm.Partition{DbName: "sales", TableName: "wide", Values: []string{dt},
+			Sd: &hm.StorageDescriptor{Cols: cols, Location: "s3a://lake/wide/dt=" + dt, SerdeInfo: &hm.SerDeInfo{}}})
+	}
+	buf := athrift.NewTMemoryBuffer()
+	p := athrift.NewTBinaryProtocolConf(buf, nil)
+	hm.NewThriftHiveMetastoreClient(athrift.NewTStandardClient(athrift.NewTBinaryProtocolConf(athrift.NewTMemoryBuffer(), nil), p)).
+		AddPartitions(context.Background(), parts)
+	msg := append([]byte(nil), buf.Bytes()...)
+	var scratch []byte
+	if _, err := readBuffered(bufio.NewReader(bytes.NewReader(msg)), DefaultMaxMessageBytes, &scratch); err != nil {
+		t.Fatalf("a real add_partitions of %d bytes refused: %v", len(msg), err)
+	}
+	m := msgReader{buf: msg, limit: DefaultMaxMessageBytes}
+	m.message()
+	t.Logf("real add_partitions: %d bytes, estimated to decode into %.1f times that", len(msg), float64(m.est)/float64(len(msg)))
 }

@@ -26,6 +26,10 @@ import (
 //   - Decoding then reads from memory through boundedProtocol, which refuses a container whose
 //     announced element count could not fit in the bytes left in the message, before the
 //     generated code pre-allocates it.
+//   - Bytes actually sent can still decode into far more memory: an empty struct is one byte
+//     on the wire and a 128-byte Partition in Go, so a megabyte of them decoded into 140 MB.
+//     The walk (of the frame, in memory, for framed messages) estimates what decoding will
+//     take and refuses a message estimated at more than maxDecodeRatio times its size.
 
 // readChunk is how much of an announced length is reserved at a time: the rest of a long
 // string or frame is only allocated as its bytes arrive.
@@ -35,11 +39,33 @@ const readChunk = 64 << 10
 // structs nest about ten levels.
 const maxScanDepth = 64
 
-// msgReader accumulates one message's bytes from the connection.
+// maxDecodeRatio bounds the memory decoding a message may take, estimated as it is walked, as
+// a multiple of the message's bytes (plus decodeSlack). Real requests estimate well under 10:
+// a string costs its bytes and a header, a struct (estimated at 128 bytes, a Partition's
+// size) comes with fields that take bytes too. A message of mostly empty structs or fields
+// does not, and is refused.
+const (
+	maxDecodeRatio = 16
+	decodeSlack    = 1 << 20
+)
+
+// Estimated Go memory of decoded values, by kind.
+const (
+	estStruct    = 128 // the struct, allocated on its own, and the pointer to it
+	estScalar    = 8
+	estString    = 16 // header; the bytes are added
+	estContainer = 48 // slice or map header and the map's own overhead
+	estEntry     = 16 // per map entry, beyond key and value
+)
+
+// msgReader accumulates one message's bytes from the connection, or (r nil) walks a message
+// already in buf.
 type msgReader struct {
 	r     *bufio.Reader
 	buf   []byte
+	pos   int // in buf, when walking it in memory
 	limit int64
+	est   int64 // estimated memory decoding the message will take
 }
 
 // take appends the next n bytes of the stream to the message, in chunks so that an announced
@@ -48,13 +74,27 @@ func (m *msgReader) take(n int64) error {
 	if n < 0 {
 		return protoErr(athrift.NEGATIVE_SIZE, "negative length %d", n)
 	}
+	if m.r == nil {
+		if int64(len(m.buf)-m.pos) < n {
+			return protoErr(athrift.INVALID_DATA, "the frame ends inside its message")
+		}
+		m.pos += int(n)
+		return nil
+	}
 	if int64(len(m.buf))+n > m.limit {
 		return fmt.Errorf("%w (%d bytes)", ErrMessageTooLarge, m.limit)
 	}
 	for n > 0 {
 		c := int(min(n, readChunk))
 		start := len(m.buf)
-		m.buf = append(m.buf, make([]byte, c)...)
+		if cap(m.buf)-start < c {
+			// Doubling keeps what growing costs under twice what arrived (append grows large
+			// slices by a quarter, which costs five times).
+			nb := make([]byte, start, max(2*cap(m.buf), start+c))
+			copy(nb, m.buf)
+			m.buf = nb
+		}
+		m.buf = m.buf[:start+c]
 		if _, err := io.ReadFull(m.r, m.buf[start:]); err != nil {
 			m.buf = m.buf[:start]
 			return err
@@ -64,18 +104,63 @@ func (m *msgReader) take(n int64) error {
 	return nil
 }
 
+// last is the n bytes just taken.
+func (m *msgReader) last(n int) []byte {
+	if m.r == nil {
+		return m.buf[m.pos-n : m.pos]
+	}
+	return m.buf[len(m.buf)-n:]
+}
+
 func (m *msgReader) byte() (byte, error) {
 	if err := m.take(1); err != nil {
 		return 0, err
 	}
-	return m.buf[len(m.buf)-1], nil
+	return m.last(1)[0], nil
 }
 
 func (m *msgReader) i32() (int32, error) {
 	if err := m.take(4); err != nil {
 		return 0, err
 	}
-	return int32(binary.BigEndian.Uint32(m.buf[len(m.buf)-4:])), nil
+	return int32(binary.BigEndian.Uint32(m.last(4))), nil
+}
+
+// message walks one message: the header, then the argument struct.
+func (m *msgReader) message() error {
+	v, err := m.i32()
+	if err != nil {
+		return err
+	}
+	if uint32(v)&athrift.VERSION_MASK != athrift.VERSION_1 {
+		return protoErr(athrift.BAD_VERSION, "bad version %#x: expected the strict binary protocol", uint32(v))
+	}
+	n, err := m.i32() // method name
+	if err != nil {
+		return err
+	}
+	if err := m.take(int64(n)); err != nil {
+		return err
+	}
+	if err := m.take(4); err != nil { // sequence id
+		return err
+	}
+	start := len(m.buf)
+	if m.r == nil {
+		start = m.pos
+	}
+	if err := m.skip(athrift.STRUCT, 0); err != nil {
+		return err
+	}
+	size := int64(len(m.buf))
+	if m.r == nil {
+		size = int64(m.pos)
+	}
+	if args := size - int64(start); m.est > maxDecodeRatio*args+decodeSlack {
+		return protoErr(athrift.SIZE_LIMIT, "arguments of %d bytes would decode into about %d MiB, more than %d times their size: mostly empty structures",
+			args, m.est>>20, maxDecodeRatio)
+	}
+	return nil
 }
 
 // readFramed reads one frame: a 4-byte length, then that many bytes.
@@ -96,31 +181,19 @@ func readFramed(r *bufio.Reader, limit int64, scratch *[]byte) ([]byte, error) {
 	if err := m.take(int64(n)); err != nil {
 		return nil, err
 	}
-	return m.buf[4:], nil
+	msg := m.buf[4:]
+	walk := msgReader{buf: msg, limit: limit}
+	if err := walk.message(); err != nil {
+		return nil, err
+	}
+	return msg, nil
 }
 
 // readBuffered reads one unframed message by walking its structure.
 func readBuffered(r *bufio.Reader, limit int64, scratch *[]byte) ([]byte, error) {
 	m := msgReader{r: r, buf: (*scratch)[:0], limit: limit}
 	defer func() { *scratch = m.buf }()
-	v, err := m.i32()
-	if err != nil {
-		return nil, err
-	}
-	if uint32(v)&athrift.VERSION_MASK != athrift.VERSION_1 {
-		return nil, protoErr(athrift.BAD_VERSION, "bad version %#x: expected the strict binary protocol", uint32(v))
-	}
-	n, err := m.i32() // method name
-	if err != nil {
-		return nil, err
-	}
-	if err := m.take(int64(n)); err != nil {
-		return nil, err
-	}
-	if err := m.take(4); err != nil { // sequence id
-		return nil, err
-	}
-	if err := m.skip(athrift.STRUCT, 0); err != nil {
+	if err := m.message(); err != nil {
 		return nil, err
 	}
 	return m.buf, nil
@@ -130,20 +203,26 @@ func readBuffered(r *bufio.Reader, limit int64, scratch *[]byte) ([]byte, error)
 func (m *msgReader) skip(t athrift.TType, depth int) error {
 	switch t {
 	case athrift.BOOL, athrift.BYTE:
+		m.est += estScalar
 		return m.take(1)
 	case athrift.I16:
+		m.est += estScalar
 		return m.take(2)
 	case athrift.I32:
+		m.est += estScalar
 		return m.take(4)
 	case athrift.I64, athrift.DOUBLE:
+		m.est += estScalar
 		return m.take(8)
 	case athrift.UUID:
+		m.est += 16
 		return m.take(16)
 	case athrift.STRING:
 		n, err := m.i32()
 		if err != nil {
 			return err
 		}
+		m.est += estString + max(int64(n), 0)
 		return m.take(int64(n))
 	}
 	if depth >= maxScanDepth {
@@ -151,6 +230,7 @@ func (m *msgReader) skip(t athrift.TType, depth int) error {
 	}
 	switch t {
 	case athrift.STRUCT:
+		m.est += estStruct
 		for {
 			ft, err := m.byte()
 			if err != nil {
@@ -182,7 +262,9 @@ func (m *msgReader) skip(t athrift.TType, depth int) error {
 		if n < 0 {
 			return protoErr(athrift.NEGATIVE_SIZE, "negative map size %d", n)
 		}
+		m.est += estContainer
 		for range n {
+			m.est += estEntry
 			if err := m.skip(athrift.TType(kt), depth+1); err != nil {
 				return err
 			}
@@ -203,6 +285,7 @@ func (m *msgReader) skip(t athrift.TType, depth int) error {
 		if n < 0 {
 			return protoErr(athrift.NEGATIVE_SIZE, "negative container size %d", n)
 		}
+		m.est += estContainer
 		for range n {
 			if err := m.skip(athrift.TType(et), depth+1); err != nil {
 				return err
