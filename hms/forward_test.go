@@ -326,18 +326,13 @@ func TestForwardRealMetastore(t *testing.T) {
 	})
 	c := dial(t, ln.Addr().String(), false)
 
-	region := []*hm.FieldSchema{col("region", "string")}
 	t.Run("forwarded with the exposed name", func(t *testing.T) {
-		got, err := c.GetPartitionValues(ctx, &hm.PartitionValuesRequest{DbName: "legacy_sales", TblName: "orders", PartitionKeys: region, ApplyDistinct: true})
+		names, err := c.GetTableNamesByFilter(ctx, "legacy_sales", "", -1)
 		if err != nil {
-			t.Fatalf("get_partition_values: %v", err)
+			t.Fatalf("get_table_names_by_filter: %v", err)
 		}
-		var vals []string
-		for _, r := range got.PartitionValues {
-			vals = append(vals, strings.Join(r.Row, ","))
-		}
-		if strings.Join(vals, " ") != "eu us" && strings.Join(vals, " ") != "us eu" {
-			t.Fatalf("partition values %q, want eu and us", vals)
+		if len(names) != 1 || names[0] != "orders" {
+			t.Fatalf("tables %q, want [orders]", names)
 		}
 	})
 	t.Run("catalog-qualified name", func(t *testing.T) {
@@ -350,16 +345,16 @@ func TestForwardRealMetastore(t *testing.T) {
 		}
 	})
 	t.Run("the upstream's exception, relayed", func(t *testing.T) {
-		_, err := c.GetPartitionValues(ctx, &hm.PartitionValuesRequest{DbName: "legacy_sales", TblName: "nosuch", PartitionKeys: region})
+		_, err := c.GetTableNamesByFilter(ctx, "legacy_sales", "this is not a filter", -1)
 		var me *hm.MetaException
-		var nso *hm.NoSuchObjectException
-		if !errors.As(err, &me) && !errors.As(err, &nso) {
+		var iop *hm.InvalidOperationException
+		if !errors.As(err, &me) && !errors.As(err, &iop) {
 			t.Fatalf("got %T %v, want the metastore's own exception", err, err)
 		}
 		t.Logf("upstream answered: %v", err)
 	})
 	t.Run("embedded database: unknown method, as before", func(t *testing.T) {
-		_, err := c.GetPartitionValues(ctx, &hm.PartitionValuesRequest{DbName: "local", TblName: "t", PartitionKeys: region})
+		_, err := c.GetTableNamesByFilter(ctx, "local", "", -1)
 		var app athrift.TApplicationException
 		if !errors.As(err, &app) || app.TypeId() != athrift.UNKNOWN_METHOD {
 			t.Fatalf("got %T %v, want UNKNOWN_METHOD", err, err)
@@ -402,19 +397,12 @@ func TestForwardRealMetastore(t *testing.T) {
 	})
 	t.Run("metrics", func(t *testing.T) {
 		want := map[string]float64{
-			"get_partition_values/legacy/ok":            1,
-			"get_partition_values/legacy/not_found":     0, // the relayed exception is a reply
-			"get_table_names_by_filter/legacy/ok":       1,
-			"get_partition_values/embedded/unsupported": 1,
-			"get_tables_ext//denied":                    1,
-			"other/legacy/application_exception":        1, // names not in the IDL are not labels
+			"get_table_names_by_filter/legacy/ok":            3, // the relayed exception is a reply too
+			"get_table_names_by_filter/embedded/unsupported": 1,
+			"get_tables_ext//denied":                         1,
+			"other/legacy/application_exception":             1, // names not in the IDL are not labels
 		}
 		got := forwardedCounts(t, reg)
-		if got["get_partition_values/legacy/ok"] != 2 {
-			// the call answered with the upstream's exception is a REPLY too
-			t.Errorf("get_partition_values/legacy/ok = %v, want 2 (%v)", got["get_partition_values/legacy/ok"], got)
-		}
-		delete(want, "get_partition_values/legacy/ok")
 		for k, v := range want {
 			if got[k] != v {
 				t.Errorf("%s = %v, want %v (all: %v)", k, got[k], v, got)

@@ -200,6 +200,22 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.RenamePartitionReq(ctx, &hm.RenamePartitionRequest{DbName: "sales", TableName: "orders", PartVals: []string{"eu", "1"}, NewPart_: part("sales", "orders", "eu", "9")})
 			return 0, err
 		}},
+		"add_partitions_pspec": {"refused", func() (int, error) {
+			_, err := c.AddPartitionsPspec(ctx, []*hm.PartitionSpec{{DbName: "sales", TableName: "orders", PartitionList: &hm.PartitionListComposingSpec{Partitions: []*hm.Partition{part("sales", "orders", "us", "2")}}}})
+			return 0, err
+		}},
+		"get_partitions_pspec": {"refused", func() (int, error) {
+			_, err := c.GetPartitionsPspec(ctx, "sales", "orders", -1)
+			return 0, err
+		}},
+		"get_part_specs_by_filter": {"refused", func() (int, error) {
+			_, err := c.GetPartSpecsByFilter(ctx, "sales", "orders", `region = "eu"`, -1)
+			return 0, err
+		}},
+		"get_partition_values": {"refused", func() (int, error) {
+			_, err := c.GetPartitionValues(ctx, &hm.PartitionValuesRequest{DbName: "sales", TblName: "orders", PartitionKeys: []*hm.FieldSchema{col("region", "string")}, MaxParts: -1})
+			return 0, err
+		}},
 		"get_materialized_views_for_rewriting": {"empty", func() (int, error) {
 			r, err := c.GetMaterializedViewsForRewriting(ctx, "sales")
 			return len(r), err

@@ -291,3 +291,40 @@ func TestHiveSemantics(t *testing.T) {
 	}
 	wantErr(t, "setMetaConf not allowed", e.c.SetMetaConf(ctx, "hive.metastore.warehouse.dir", "/x"), metaExc, "")
 }
+
+func TestPartitionSpecsAndValues(t *testing.T) {
+	e := newEnv(t)
+	wantErr(t, "create table", e.c.CreateTable(ctx, salesTable("default", "s")), nil, "")
+	tbl, _ := e.c.GetTable(ctx, "default", "s")
+	shared := parquetSD(tbl.Sd.Location)
+	n, err := e.c.AddPartitionsPspec(ctx, []*hm.PartitionSpec{
+		{DbName: "default", TableName: "s", RootPath: tbl.Sd.Location, SharedSDPartitionSpec: &hm.PartitionSpecWithSharedSD{Sd: shared,
+			Partitions: []*hm.PartitionWithoutSD{{Values: []string{"eu", "1"}, RelativePath: "/region=eu/day=1"}, {Values: []string{"eu", "2"}, RelativePath: "/region=eu/day=2"}}}},
+		{DbName: "default", TableName: "s", PartitionList: &hm.PartitionListComposingSpec{Partitions: []*hm.Partition{part("default", "s", "us", "1")}}},
+	})
+	wantErr(t, "add_partitions_pspec", err, nil, "")
+	if n != 3 {
+		t.Fatalf("added %d, want 3", n)
+	}
+	p, err := e.c.GetPartition(ctx, "default", "s", []string{"eu", "2"})
+	wantErr(t, "get", err, nil, "")
+	if p.Sd.Location != tbl.Sd.Location+"/region=eu/day=2" {
+		t.Fatalf("shared-SD partition location %s", p.Sd.Location)
+	}
+	specs, err := e.c.GetPartitionsPspec(ctx, "default", "s", -1)
+	wantErr(t, "get_partitions_pspec", err, nil, "")
+	if len(specs) != 1 || len(specs[0].PartitionList.Partitions) != 3 || specs[0].RootPath != tbl.Sd.Location {
+		t.Fatalf("specs: %+v", specs)
+	}
+	specs, err = e.c.GetPartSpecsByFilter(ctx, "default", "s", `region = "eu"`, -1)
+	wantErr(t, "get_part_specs_by_filter", err, nil, "")
+	if len(specs) != 1 || len(specs[0].PartitionList.Partitions) != 2 {
+		t.Fatalf("filtered specs: %+v", specs)
+	}
+	vals, err := e.c.GetPartitionValues(ctx, &hm.PartitionValuesRequest{DbName: "default", TblName: "s",
+		PartitionKeys: []*hm.FieldSchema{col("region", "string")}, ApplyDistinct: true, Ascending: false, MaxParts: -1})
+	wantErr(t, "get_partition_values", err, nil, "")
+	if len(vals.PartitionValues) != 2 || vals.PartitionValues[0].Row[0] != "us" || vals.PartitionValues[1].Row[0] != "eu" {
+		t.Fatalf("distinct regions, descending: %+v", vals.PartitionValues)
+	}
+}

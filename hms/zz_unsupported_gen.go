@@ -20,7 +20,6 @@ var unimplemented = []string{
 	"add_master_key",
 	"add_not_null_constraint",
 	"add_package",
-	"add_partitions_pspec",
 	"add_primary_key",
 	"add_replication_metrics",
 	"add_runtime_stats",
@@ -103,11 +102,8 @@ var unimplemented = []string{
 	"get_open_txns_req",
 	"getOption",
 	"getOptions",
-	"get_part_specs_by_filter",
 	"get_partition_names_req",
-	"get_partition_values",
 	"get_partitions_by_expr",
-	"get_partitions_pspec",
 	"get_partitions_spec_by_expr",
 	"get_partitions_with_specs",
 	"get_principals_in_role",
@@ -216,11 +212,6 @@ func (h *Handler) AddNotNullConstraint(ctx context.Context, req *hm.AddNotNullCo
 func (h *Handler) AddPackage(ctx context.Context, request *hm.AddPackageRequest) (err error) {
 	err = unsupportedMethod("add_package")
 	return err
-}
-
-func (h *Handler) AddPartitionsPspec(ctx context.Context, new_parts []*hm.PartitionSpec) (r int32, err error) {
-	err = unsupportedMethod("add_partitions_pspec")
-	return r, err
 }
 
 func (h *Handler) AddPrimaryKey(ctx context.Context, req *hm.AddPrimaryKeyRequest) (err error) {
@@ -633,28 +624,13 @@ func (h *Handler) GetOptions(ctx context.Context) (r map[string]string, err erro
 	return r, err
 }
 
-func (h *Handler) GetPartSpecsByFilter(ctx context.Context, db_name string, tbl_name string, filter string, max_parts int32) (r []*hm.PartitionSpec, err error) {
-	err = unsupportedMethod("get_part_specs_by_filter")
-	return r, err
-}
-
 func (h *Handler) GetPartitionNamesReq(ctx context.Context, req *hm.PartitionsByExprRequest) (r []string, err error) {
 	err = unsupportedMethod("get_partition_names_req")
 	return r, err
 }
 
-func (h *Handler) GetPartitionValues(ctx context.Context, request *hm.PartitionValuesRequest) (r *hm.PartitionValuesResponse, err error) {
-	err = unsupportedMethod("get_partition_values")
-	return r, err
-}
-
 func (h *Handler) GetPartitionsByExpr(ctx context.Context, req *hm.PartitionsByExprRequest) (r *hm.PartitionsByExprResult_, err error) {
 	err = unsupportedMethod("get_partitions_by_expr")
-	return r, err
-}
-
-func (h *Handler) GetPartitionsPspec(ctx context.Context, db_name string, tbl_name string, max_parts int32) (r []*hm.PartitionSpec, err error) {
-	err = unsupportedMethod("get_partitions_pspec")
 	return r, err
 }
 

@@ -130,4 +130,6 @@ func AlterDatabase(old, in *hm.Database) *hm.Database {
 const ParamTransactional = "transactional"
 
 // IsTransactional reports whether t is a Hive ACID table (full or insert-only).
-func IsTransactional(t *hm.Table) bool { return t != nil && paramTrue(t.Parameters, ParamTransactional) }
+func IsTransactional(t *hm.Table) bool {
+	return t != nil && paramTrue(t.Parameters, ParamTransactional)
+}
