@@ -2,6 +2,7 @@ package hms
 
 import (
 	"context"
+	"math"
 
 	hm "github.com/beltran/gohive/hive_metastore"
 
@@ -71,8 +72,17 @@ func (h *Handler) writeRef(ctx context.Context, op, db, tbl string) (tableRef, e
 	return r, h.guard.CheckWrite(ctx, op, r.db, r.tbl)
 }
 
-// maxParts turns Hive's int16 max_parts (-1 = all) into PartitionQuery.Max.
-func maxParts(n int16) int { return int(n) }
+// maxParts turns Hive's int16 max_parts (negative = all) into PartitionQuery.Max. Zero asks
+// for none, as in Hive; backends read zero as no bound, so it becomes noParts, which the
+// listing helpers answer themselves.
+func maxParts(n int16) int {
+	if n == 0 {
+		return noParts
+	}
+	return int(n)
+}
+
+const noParts = math.MinInt
 
 // valuesOf turns a partition name into values in the table's key order.
 func (h *Handler) valuesOf(ctx context.Context, r tableRef, name string) ([]string, error) {
@@ -272,6 +282,9 @@ func (h *Handler) listPartitions(ctx context.Context, db, tbl string, q Partitio
 	if err != nil {
 		return nil, err
 	}
+	if q.Max == noParts {
+		return []*hm.Partition{}, nil
+	}
 	ps, err := h.backend().ListPartitions(ctx, r.db, r.tbl, q)
 	if err != nil {
 		return nil, err
@@ -283,6 +296,9 @@ func (h *Handler) listPartitionNames(ctx context.Context, db, tbl string, q Part
 	r, _, err := h.partRef(ctx, db, tbl)
 	if err != nil {
 		return nil, err
+	}
+	if q.Max == noParts {
+		return []string{}, nil
 	}
 	return h.backend().ListPartitionNames(ctx, r.db, r.tbl, q)
 }

@@ -174,6 +174,9 @@ func (h *Handler) listTables(ctx context.Context, db, pattern, typ string) ([]st
 	if err != nil {
 		return nil, err
 	}
+	if d == "" {
+		return nil, errs.Invalid("no database name given") // Hive: MetaException
+	}
 	infos, err := h.backend().ListTables(ctx, d)
 	if errs.KindOf(err) == errs.KindNotFound {
 		// Hive lists no tables of a database that does not exist; it does not fail.

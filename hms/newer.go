@@ -255,7 +255,7 @@ func resultReply(ctx context.Context, v any) (*pthrift.Struct, error) {
 	case []*hm.Partition:
 		l := &pthrift.List{Elem: athrift.STRUCT, Values: make([]pthrift.Value, len(x))}
 		for i, p := range x {
-			e, err := pthrift.Encode(ctx, p)
+			e, err := pthrift.Encode(ctx, p, WireOutput)
 			if err != nil {
 				return nil, err
 			}
@@ -263,7 +263,7 @@ func resultReply(ctx context.Context, v any) (*pthrift.Struct, error) {
 		}
 		val = pthrift.Value{Type: athrift.LIST, List: l}
 	case athrift.TStruct:
-		e, err := pthrift.Encode(ctx, x)
+		e, err := pthrift.Encode(ctx, x, WireOutput)
 		if err != nil {
 			return nil, err
 		}
@@ -283,7 +283,7 @@ func exceptionReply(ctx context.Context, m *newerMethod, exc error) (*pthrift.St
 	bit := excOf(exc)
 	for i, e := range m.throws {
 		if e == bit {
-			v, err := pthrift.Encode(ctx, s)
+			v, err := pthrift.Encode(ctx, s, WireOutput)
 			if err != nil {
 				return nil, err
 			}

@@ -276,6 +276,14 @@ func TestHiveSemantics(t *testing.T) {
 		t.Fatalf("client create times kept: table %d, partition %d", st.CreateTime, got.CreateTime)
 	}
 
+	// max_parts 0 asks for no partitions; -1 for all.
+	if ps, err := e.c.GetPartitions(ctx, "d", "t", 0); err != nil || len(ps) != 0 {
+		t.Fatalf("max_parts 0: %d partitions, %v", len(ps), err)
+	}
+	if names, err := e.c.GetPartitionNames(ctx, "d", "t", -1); err != nil || len(names) != 1 {
+		t.Fatalf("max_parts -1: %v, %v", names, err)
+	}
+
 	// ACID tables are refused with a clear error.
 	acid := salesTable("d", "acid")
 	acid.Parameters["transactional"] = "true"

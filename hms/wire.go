@@ -13,7 +13,9 @@ import (
 // an invalid Path ("Can not create a Path from an empty string").
 var nullStrings = map[string][]string{
 	"StorageDescriptor": {"location"},
-	"Table":             {"viewOriginalText", "viewExpandedText"},
+	"Table":             {"viewOriginalText", "viewExpandedText", "owner"},
+	"Database":          {"description"},
+	"SerDeInfo":         {"name"},
 }
 
 // WireOutput wraps a connection's output protocol so replies look like a Java metastore's.

@@ -29,11 +29,17 @@ func DecodeStruct(ctx context.Context, s *Struct, dst athrift.TStruct) error {
 	return dst.Read(ctx, p)
 }
 
-// Encode returns src as a generic struct value.
-func Encode(ctx context.Context, src athrift.TStruct) (Value, error) {
+// Encode returns src as a generic struct value. wrap, if given, wraps the protocol src is
+// written through, so a reply built this way gets the same output rules (OmitEmptyStrings) as
+// one the generated code writes.
+func Encode(ctx context.Context, src athrift.TStruct, wrap ...func(athrift.TProtocol) athrift.TProtocol) (Value, error) {
 	buf := athrift.NewTMemoryBuffer()
 	p := athrift.NewTBinaryProtocolConf(buf, nil)
-	if err := src.Write(ctx, p); err != nil {
+	var w athrift.TProtocol = p
+	for _, f := range wrap {
+		w = f(w)
+	}
+	if err := src.Write(ctx, w); err != nil {
 		return Value{}, err
 	}
 	s, err := ReadStruct(ctx, p, Limits{})

@@ -545,6 +545,11 @@ func (s *Server) serveConn(parent context.Context, c net.Conn) {
 			return
 		}
 		switch {
+		case h.typ == athrift.ONEWAY && string(h.name) == "shutdown":
+			// fb303's shutdown: what Hive's and Spark's clients send as they close. No client
+			// stops a shared server; the connection ends quietly, as the client expects.
+			log.Debug("client closing with fb303 shutdown")
+			return
 		case h.typ != athrift.CALL:
 			// ONEWAY calls are refused too: Propolis serves none (fb303's shutdown and
 			// reinitialize are the metastore's only ones), and REPLY or EXCEPTION from a

@@ -295,6 +295,25 @@ func TestMessageTypesOtherThanCall(t *testing.T) {
 	}
 }
 
+// TestOnewayShutdownClosesQuietly: fb303's oneway shutdown, which Hive's and Spark's clients
+// send as they close, ends the connection with no reply and is not counted as a refusal.
+func TestOnewayShutdownClosesQuietly(t *testing.T) {
+	_, addr := startServer(t, Config{})
+	b := &bytes.Buffer{}
+	p := athrift.NewTBinaryProtocolConf(athrift.NewStreamTransportW(b), nil)
+	ctx := context.Background()
+	p.WriteMessageBegin(ctx, "shutdown", athrift.ONEWAY, 4)
+	p.WriteStructBegin(ctx, "args")
+	p.WriteFieldStop(ctx)
+	p.WriteStructEnd(ctx)
+	p.WriteMessageEnd(ctx)
+	p.Flush(ctx)
+	reply, closed := rawExchange(t, addr, b.Bytes())
+	if !closed || len(reply) != 0 {
+		t.Fatalf("oneway shutdown: reply %q, closed %v; want no reply and a closed connection", reply, closed)
+	}
+}
+
 // TestLongMethodNameCapped: a 10 MiB method name is answered UNKNOWN_METHOD with only its
 // first bytes, and the connection carries on.
 func TestLongMethodNameCapped(t *testing.T) {
