@@ -169,9 +169,9 @@ func FuzzReadMessage(f *testing.F) {
 	})
 }
 
-// FuzzDecodeRequest: any message, decoded as the metastore's generated code decodes requests,
-// fails cleanly or succeeds, never panics, and never allocates out of proportion to its
-// bytes, whatever sizes it announces.
+// FuzzDecodeRequest: any message, decoded as the metastore's generated code decodes requests
+// and as the forwarding path reads unmodeled ones, fails cleanly or succeeds, never panics,
+// and never allocates out of proportion to its bytes, whatever sizes it announces.
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(mapBomb())
 	f.Fuzz(func(t *testing.T, msg []byte) {
@@ -190,6 +190,19 @@ func FuzzDecodeRequest(f *testing.F) {
 		// pointer and a struct of strings and maps): allow a constant factor.
 		if cost := totalAlloc() - before; cost > uint64(1024*len(msg))+(1<<20) {
 			t.Fatalf("decoding %d bytes allocated %d (err %v)", len(msg), cost, err)
+		}
+		// The schema-less reader a forwarded (unmodeled) method goes through, and back.
+		p = newMessageProtocol(msg, &athrift.TConfiguration{MaxMessageSize: 1 << 20})
+		if _, _, _, err := p.ReadMessageBegin(ctx); err != nil {
+			return
+		}
+		st, err := ReadStruct(ctx, p, Limits{})
+		if err != nil {
+			return
+		}
+		out := athrift.NewTMemoryBuffer()
+		if err := st.Write(ctx, athrift.NewTBinaryProtocolConf(out, nil)); err != nil {
+			t.Fatalf("a struct read back does not write: %v", err)
 		}
 	})
 }
