@@ -102,6 +102,11 @@ type Partitions interface {
 	// DropPartition removes one partition and its statistics, and its data when deleteData is
 	// set and the table is managed. It returns the dropped partition.
 	DropPartition(ctx context.Context, db, tbl string, values []string, deleteData bool) (*hm.Partition, error)
+	// ExchangePartitions moves the partitions of srcDB.srcTbl matching values (a partial
+	// specification in key order; "" matches any value) to dstDB.dstTbl with their data, as
+	// Hive's exchange_partitions: same columns and keys on both sides, none of the partitions
+	// already in dst, all or nothing. It returns the partitions as dst now holds them.
+	ExchangePartitions(ctx context.Context, srcDB, srcTbl, dstDB, dstTbl string, values []string) ([]*hm.Partition, error)
 }
 
 type Statistics interface {

@@ -3,6 +3,7 @@ package hms_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -103,5 +104,64 @@ func checkDeleted(t *testing.T, what, f string, wantDeleted bool) {
 		t.Fatalf("%s: %s still exists, want it deleted", what, f)
 	case !wantDeleted && err != nil:
 		t.Fatalf("%s: %s is gone (%v), want it kept", what, f, err)
+	}
+}
+
+// exchange_partitions moves partitions and their directory from one table to another, all or
+// nothing, and refuses everything else with MetaException, as Hive does.
+func TestExchangePartitions(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"src", "dst"} {
+		wantErr(t, "create "+n, e.c.CreateTable(ctx, salesTable("default", n)), nil, "")
+	}
+	src, _ := e.c.GetTable(ctx, "default", "src")
+	dst, _ := e.c.GetTable(ctx, "default", "dst")
+	local := func(loc string) string { return strings.TrimPrefix(loc, "file://") }
+	for _, v := range [][]string{{"eu", "1"}, {"eu", "2"}, {"us", "1"}} {
+		if _, err := e.c.AddPartition(ctx, part("default", "src", v...)); err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(local(src.Sd.Location), "region="+v[0], "day="+v[1], "data")
+		if err := os.WriteFile(f, []byte(v[0]+v[1]), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	moved, err := e.c.ExchangePartitions(ctx, map[string]string{"region": "eu"}, "default", "src", "default", "dst")
+	wantErr(t, "exchange", err, nil, "")
+	if len(moved) != 2 {
+		t.Fatalf("moved %d partitions, want 2", len(moved))
+	}
+	p, err := e.c.GetPartition(ctx, "default", "dst", []string{"eu", "2"})
+	wantErr(t, "get moved partition", err, nil, "")
+	if p.Sd.Location != dst.Sd.Location+"/region=eu/day=2" {
+		t.Fatalf("moved partition at %s", p.Sd.Location)
+	}
+	if b, err := os.ReadFile(filepath.Join(local(p.Sd.Location), "data")); err != nil || string(b) != "eu2" {
+		t.Fatalf("moved data: %q %v", b, err)
+	}
+	checkDeleted(t, "source directory", filepath.Join(local(src.Sd.Location), "region=eu"), true)
+	if names, _ := e.c.GetPartitionNames(ctx, "default", "src", -1); len(names) != 1 || names[0] != "region=us/day=1" {
+		t.Fatalf("source keeps %v", names)
+	}
+
+	// Refusals: nothing left to move, a partition already there, other schemas, bad names.
+	_, err = e.c.ExchangePartitions(ctx, map[string]string{"region": "eu"}, "default", "src", "default", "dst")
+	wantErr(t, "exchange nothing", err, metaExc, "no partition")
+	if _, err := e.c.AddPartition(ctx, part("default", "dst", "us", "1")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.c.ExchangePartition(ctx, map[string]string{"region": "us", "day": "1"}, "default", "src", "default", "dst")
+	wantErr(t, "exchange onto an existing partition", err, metaExc, "already exists")
+	other := salesTable("default", "other")
+	other.Sd.Cols = other.Sd.Cols[:1]
+	wantErr(t, "create other", e.c.CreateTable(ctx, other), nil, "")
+	_, err = e.c.ExchangePartition(ctx, map[string]string{"region": "us"}, "default", "src", "default", "other")
+	wantErr(t, "exchange between schemas", err, metaExc, "different schemas")
+	for _, args := range [][4]string{{"nodb", "src", "default", "dst"}, {"default", "nosuch", "default", "dst"}, {"default", "src", "", "dst"}} {
+		_, err = e.c.ExchangePartition(ctx, map[string]string{"region": "us"}, args[0], args[1], args[2], args[3])
+		wantErr(t, "exchange "+strings.Join(args[:], "."), err, metaExc, "")
+	}
+	if names, _ := e.c.GetPartitionNames(ctx, "default", "src", -1); len(names) != 1 {
+		t.Fatalf("a refused exchange changed the source: %v", names)
 	}
 }

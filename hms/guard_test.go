@@ -200,6 +200,14 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.RenamePartitionReq(ctx, &hm.RenamePartitionRequest{DbName: "sales", TableName: "orders", PartVals: []string{"eu", "1"}, NewPart_: part("sales", "orders", "eu", "9")})
 			return 0, err
 		}},
+		"exchange_partition": {"refused", func() (int, error) {
+			_, err := c.ExchangePartition(ctx, map[string]string{"region": "eu"}, "sales", "orders", "sales", "orders2")
+			return 0, err
+		}},
+		"exchange_partitions": {"refused", func() (int, error) {
+			_, err := c.ExchangePartitions(ctx, map[string]string{"region": "eu"}, "sales", "orders", "sales", "orders2")
+			return 0, err
+		}},
 		"add_partitions_pspec": {"refused", func() (int, error) {
 			_, err := c.AddPartitionsPspec(ctx, []*hm.PartitionSpec{{DbName: "sales", TableName: "orders", PartitionList: &hm.PartitionListComposingSpec{Partitions: []*hm.Partition{part("sales", "orders", "us", "2")}}}})
 			return 0, err

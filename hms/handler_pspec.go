@@ -196,3 +196,64 @@ func (h *Handler) GetPartitionValues(ctx context.Context, req *hm.PartitionValue
 	}
 	return &hm.PartitionValuesResponse{PartitionValues: rows}, nil
 }
+
+// --- exchange ---
+
+func (h *Handler) ExchangePartition(ctx context.Context, spec map[string]string, srcDB, srcTbl, dstDB, dstTbl string) (*hm.Partition, error) {
+	ps, err := h.exchangePartitions(ctx, spec, srcDB, srcTbl, dstDB, dstTbl)
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+func (h *Handler) ExchangePartitions(ctx context.Context, spec map[string]string, srcDB, srcTbl, dstDB, dstTbl string) ([]*hm.Partition, error) {
+	return h.exchangePartitions(ctx, spec, srcDB, srcTbl, dstDB, dstTbl)
+}
+
+// exchangePartitions moves the partitions of the source table that match spec to the
+// destination. Hive refuses every failed exchange with MetaException (a missing table, a bad
+// specification, a partition already there), and clients expect that one type; Conflict is
+// the kind that reaches it among the exceptions these calls declare.
+func (h *Handler) exchangePartitions(ctx context.Context, spec map[string]string, srcDB, srcTbl, dstDB, dstTbl string) ([]*hm.Partition, error) {
+	refuse := func(err error) error {
+		switch errs.KindOf(err) {
+		case errs.KindNotFound, errs.KindInvalid, errs.KindExists:
+			return errs.Conflict("%s", err.Error())
+		}
+		return err
+	}
+	if len(spec) == 0 || srcDB == "" || srcTbl == "" || dstDB == "" || dstTbl == "" {
+		return nil, errs.Conflict("The DB and table name for the source and destination tables, and the partition specs must not be null.")
+	}
+	src, err := h.writeRef(ctx, OpDrop, srcDB, srcTbl)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	dst, err := h.writeRef(ctx, OpInsert, dstDB, dstTbl)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	t, err := h.backend().GetTable(ctx, src.db, src.tbl)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	byKey := make(map[string]string, len(spec))
+	for k, v := range spec {
+		byKey[strings.ToLower(k)] = v
+	}
+	values := make([]string, len(t.PartitionKeys))
+	for i, k := range t.PartitionKeys {
+		key := strings.ToLower(k.Name)
+		values[i] = byKey[key]
+		delete(byKey, key)
+	}
+	for k := range byKey {
+		return nil, errs.Conflict("%s is not a partition key of %s.%s", k, src.db, src.tbl)
+	}
+	ps, err := h.backend().ExchangePartitions(ctx, src.db, src.tbl, dst.db, dst.tbl, values)
+	if err != nil {
+		return nil, refuse(err)
+	}
+	return ps, nil
+}

@@ -67,8 +67,6 @@ var unimplemented = []string{
 	"drop_wm_mapping",
 	"drop_wm_pool",
 	"drop_wm_trigger",
-	"exchange_partition",
-	"exchange_partitions",
 	"find_columns_with_stats",
 	"find_next_compact",
 	"find_package",
@@ -446,16 +444,6 @@ func (h *Handler) DropWmPool(ctx context.Context, request *hm.WMDropPoolRequest)
 
 func (h *Handler) DropWmTrigger(ctx context.Context, request *hm.WMDropTriggerRequest) (r *hm.WMDropTriggerResponse, err error) {
 	err = unsupportedMethod("drop_wm_trigger")
-	return r, err
-}
-
-func (h *Handler) ExchangePartition(ctx context.Context, partitionSpecs map[string]string, source_db string, source_table_name string, dest_db string, dest_table_name string) (r *hm.Partition, err error) {
-	err = unsupportedMethod("exchange_partition")
-	return r, err
-}
-
-func (h *Handler) ExchangePartitions(ctx context.Context, partitionSpecs map[string]string, source_db string, source_table_name string, dest_db string, dest_table_name string) (r []*hm.Partition, err error) {
-	err = unsupportedMethod("exchange_partitions")
 	return r, err
 }
 

@@ -70,6 +70,12 @@ func (b *Backend) DropPartition(ctx context.Context, db, tbl string, values []st
 	return b.next.DropPartition(ctx, db, tbl, values, deleteData)
 }
 
+func (b *Backend) ExchangePartitions(ctx context.Context, srcDB, srcTbl, dstDB, dstTbl string, values []string) ([]*hm.Partition, error) {
+	defer b.store.dropTable("write", norm(srcDB), norm(srcTbl), false, false)
+	defer b.store.dropTable("write", norm(dstDB), norm(dstTbl), false, false)
+	return b.next.ExchangePartitions(ctx, srcDB, srcTbl, dstDB, dstTbl, values)
+}
+
 func (b *Backend) UpdateColumnStatistics(ctx context.Context, stats *hm.ColumnStatistics) error {
 	if d := stats.GetStatsDesc(); d != nil {
 		defer b.store.dropTable("write", norm(d.DbName), norm(d.TableName), false, false)

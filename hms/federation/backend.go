@@ -329,6 +329,31 @@ func (r *Router) RenamePartition(ctx context.Context, db, tbl string, oldValues 
 	return r.call(ctx, m, func(ctx context.Context) error { return m.Backend.RenamePartition(ctx, own, tbl, oldValues, in) })
 }
 
+// ExchangePartitions is served by the member holding both tables; data cannot move between
+// members in one step, so an exchange across them is refused.
+func (r *Router) ExchangePartitions(ctx context.Context, srcDB, srcTbl, dstDB, dstTbl string, values []string) ([]*hm.Partition, error) {
+	sm, srcOwn, err := r.writableTable(srcDB, srcTbl)
+	if err != nil {
+		return nil, err
+	}
+	dm, dstOwn, err := r.writableTable(dstDB, dstTbl)
+	if err != nil {
+		return nil, err
+	}
+	if sm != dm {
+		return nil, errs.Unsupported("partitions cannot be exchanged between tables of different backends (%s and %s)", sm.Name, dm.Name)
+	}
+	var out []*hm.Partition
+	err = r.call(ctx, sm, func(ctx context.Context) (err error) {
+		out, err = sm.Backend.ExchangePartitions(ctx, srcOwn, srcTbl, dstOwn, dstTbl, values)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return translatePartitions(out, r.outMap(sm)), nil
+}
+
 func (r *Router) DropPartition(ctx context.Context, db, tbl string, values []string, deleteData bool) (*hm.Partition, error) {
 	m, own, err := r.writableTable(db, tbl)
 	if err != nil {

@@ -784,3 +784,9 @@ func hasNumberLiteral(s string) bool {
 	}
 	return false
 }
+
+// ExchangePartitions is refused: Hive's exchange moves the partitions' data, and Propolis never
+// touches a Glue catalog's data (see doc.go).
+func (c *Client) ExchangePartitions(ctx context.Context, srcDB, srcTbl, dstDB, dstTbl string, values []string) ([]*hm.Partition, error) {
+	return nil, errs.Unsupported("exchanging partitions moves their data, which Propolis does not do for Glue tables")
+}

@@ -540,6 +540,27 @@ func (c *Client) DropPartition(ctx context.Context, db, tbl string, values []str
 	return p, nil
 }
 
+// ExchangePartitions asks the upstream to exchange, with the specification as a map of the
+// given values: the upstream moves the data itself.
+func (c *Client) ExchangePartitions(ctx context.Context, srcDB, srcTbl, dstDB, dstTbl string, values []string) ([]*hm.Partition, error) {
+	t, err := c.GetTable(ctx, srcDB, srcTbl)
+	if err != nil {
+		return nil, err
+	}
+	spec := map[string]string{}
+	for i, k := range t.PartitionKeys {
+		if i < len(values) && values[i] != "" {
+			spec[k.Name] = values[i]
+		}
+	}
+	var out []*hm.Partition
+	err = c.do(ctx, "exchange_partitions", false, func(ctx context.Context, cl *client) (err error) {
+		out, err = cl.ExchangePartitions(ctx, spec, srcDB, srcTbl, dstDB, dstTbl)
+		return err
+	})
+	return out, err
+}
+
 // --- statistics ---
 
 func (c *Client) UpdateColumnStatistics(ctx context.Context, stats *hm.ColumnStatistics) error {
