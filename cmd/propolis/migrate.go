@@ -34,7 +34,7 @@ func migrateCommand() *cli.Command {
 			source,
 			&cli.StringSliceFlag{Name: "database", Aliases: []string{"d"}, Usage: "source database to include, a name or a glob (repeatable; default: all)"},
 			&cli.StringSliceFlag{Name: "location-map", Aliases: []string{"m"}, Usage: "translate locations: FROM=TO prefix, e.g. hdfs://nn/warehouse=s3a://lake/warehouse (repeatable; longest prefix wins)"},
-			&cli.StringSliceFlag{Name: "database-map", Usage: "copy a database under another name in Propolis: SOURCE=TARGET (repeatable; view texts follow)"},
+			&cli.StringSliceFlag{Name: "database-map", Usage: "copy a database under another name in Propolis: SOURCE=TARGET (repeatable; view texts follow; apply and verify)"},
 			&cli.IntFlag{Name: "concurrency", Value: 4, Usage: "tables worked on at once"},
 			&cli.Float64Flag{Name: "rate", Usage: "at most this many calls per second to the source (0: no limit)"},
 			&cli.IntFlag{Name: "batch-size", Value: 500, Usage: "partitions read or written per call"},
