@@ -138,7 +138,9 @@ func TestMigrateFromRealHive(t *testing.T) {
 	out, _, rss = runPropolisRSS(t, 0, append([]string{"migrate", "verify", from, to, mapping}, dbs...)...)
 	t.Logf("verify in %s (peak RSS %d MiB): %s", time.Since(start).Round(time.Millisecond), rss>>20, lastLine(out))
 
-	// The copy is what the source holds, with translated locations.
+	// The copy is what the source holds, with translated locations. Fresh connections: Propolis
+	// closes idle ones, and a large fixture's apply and verify outlast its idle timeout.
+	dst, src = dialHMS(t, p.Thrift), dialHMS(t, hmsAddr)
 	tbl, err := getTable(ctx, dst, "mig_0", want.partitioned)
 	if err != nil {
 		t.Fatal(err)
