@@ -187,8 +187,9 @@ var trinoProfile = Profile{Engine: "trino", Description: "Trino (Hive connector,
 	{Purpose: "read partition statistics for the planner", Calls: []Call{getPartitionsStatisticsReq}, NeedsPartitions: true},
 }}
 
-// Hive 4's HiveMetaStoreClient (HiveServer2, the Hive CLI). get_partitions_by_expr is not
-// probed: its argument is a Kryo-serialized Hive expression no Go client can build.
+// Hive 4's HiveMetaStoreClient (HiveServer2, the Hive CLI). Not probed: get_partitions_by_expr
+// (its argument is a Kryo-serialized Hive expression no Go client can build) and
+// fetch_partition_names_req (plain SHOW PARTITIONS; newer than the Thrift bindings we use).
 var hiveProfile = Profile{Engine: "hive", Description: "Hive 4 (HiveServer2 / Beeline, HiveMetaStoreClient)", Probes: []Probe{
 	{Purpose: "send the session user when the client opens", Calls: []Call{setUGI}},
 	{Purpose: "register permanent functions at session start", Calls: []Call{getAllFunctions}},
@@ -199,7 +200,7 @@ var hiveProfile = Profile{Engine: "hive", Description: "Hive 4 (HiveServer2 / Be
 	{Purpose: "read a table's definition", Calls: []Call{getTableReq}},
 	{Purpose: "read several table definitions", Calls: []Call{getTableObjectsByNameReq}},
 	{Purpose: "read column statistics", Calls: []Call{getTableStatisticsReq}},
-	{Purpose: "SHOW PARTITIONS, and pruning when get_partitions_by_expr is unavailable", Calls: []Call{getPartitionNamesReq}, NeedsPartitions: true},
+	{Purpose: "SHOW PARTITIONS with WHERE, ORDER BY or LIMIT (partition names by expression)", Calls: []Call{getPartitionNamesReq}, NeedsPartitions: true},
 	{Purpose: "read named partitions", Calls: []Call{getPartitionsByNamesReq}, NeedsPartitions: true},
 }}
 
