@@ -44,6 +44,10 @@ func ToThrift(err error, declared excSet) error {
 		return err
 	}
 	msg := err.Error()
+	var mo metaOnly
+	if errors.As(err, &mo) && declared&excMetaException != 0 {
+		return &hm.MetaException{Message: msg}
+	}
 	switch errs.KindOf(err) {
 	case errs.KindNotFound:
 		switch {
@@ -136,4 +140,25 @@ func unsupportedMethod(name string) error {
 // panicError turns a recovered panic into an internal error for the caller.
 func panicError(method string, r any) error {
 	return fmt.Errorf("%s failed: internal error (panic: %v)", method, r)
+}
+
+// metaOnly marks an error Hive answers with MetaException whatever its kind: add_partitions,
+// alter_partitions and exchange_partitions report their validation failures that way, and
+// clients branch on the exception type. The kind stays for metrics and logs.
+type metaOnly struct{ error }
+
+func (m metaOnly) Unwrap() error { return m.error }
+
+// asMeta marks err, if its kind is one of kinds, as answered with MetaException.
+func asMeta(err error, kinds ...errs.Kind) error {
+	if err == nil {
+		return nil
+	}
+	k := errs.KindOf(err)
+	for _, want := range kinds {
+		if k == want {
+			return metaOnly{err}
+		}
+	}
+	return err
 }

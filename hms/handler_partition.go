@@ -3,10 +3,12 @@ package hms
 import (
 	"context"
 	"math"
+	"strings"
 
 	hm "github.com/beltran/gohive/hive_metastore"
 
 	"github.com/propolis/propolis/hms/hivename"
+	"github.com/propolis/propolis/hms/hiverule"
 	"github.com/propolis/propolis/internal/errs"
 )
 
@@ -90,22 +92,27 @@ func (h *Handler) valuesOf(ctx context.Context, r tableRef, name string) ([]stri
 	if err != nil {
 		return nil, err
 	}
+	// Hive looks a malformed or non-matching name up and finds nothing: NoSuchObjectException;
+	// an empty name it refuses.
+	if name == "" {
+		return nil, errs.Invalid("no partition name given")
+	}
 	keys, vals, err := hivename.ParsePartName(name)
 	if err != nil {
-		return nil, err
+		return nil, errs.NotFound("partition %s not found: %v", name, err)
 	}
 	byKey := make(map[string]string, len(keys))
 	for i, k := range keys {
 		byKey[k] = vals[i]
 	}
 	if len(keys) != len(t.PartitionKeys) {
-		return nil, errs.Invalid("partition name %q does not match the partition keys of %s.%s", name, r.db, r.tbl)
+		return nil, errs.NotFound("partition %s not found: the partition keys of %s.%s differ", name, r.db, r.tbl)
 	}
 	out := make([]string, len(t.PartitionKeys))
 	for i, k := range t.PartitionKeys {
 		v, ok := byKey[tableName(k.Name)]
 		if !ok {
-			return nil, errs.Invalid("partition name %q has no value for key %s", name, k.Name)
+			return nil, errs.NotFound("partition %s not found: no value for key %s", name, k.Name)
 		}
 		out[i] = v
 	}
@@ -114,7 +121,35 @@ func (h *Handler) valuesOf(ctx context.Context, r tableRef, name string) ([]stri
 
 // --- add ---
 
+// addPartitionsMeta is addPartitions for add_partition and add_partitions: Hive answers those
+// with MetaException for an invalid partition or a list naming several tables (asMeta); a
+// missing table stays InvalidObjectException and an existing partition AlreadyExistsException.
+func (h *Handler) addPartitionsMeta(ctx context.Context, parts []*hm.Partition, ifNotExists bool) ([]*hm.Partition, error) {
+	added, err := h.addPartitions(ctx, parts, ifNotExists)
+	return added, asMeta(err, errs.KindInvalid)
+}
+
+// checkPartition is what Hive checks of a partition a client adds: it has values and a
+// storage descriptor, and every column in it has a name and a type.
+func checkPartition(p *hm.Partition) error {
+	if len(p.Values) == 0 {
+		return errs.Invalid("the partition has no values")
+	}
+	if p.Sd == nil {
+		return nil // checked against the table: a view's partitions may have none
+	}
+	for _, c := range p.Sd.Cols {
+		if c == nil || c.Name == "" || c.Type == "" {
+			return errs.Invalid("partition %v has a column without a name or a type", p.Values)
+		}
+	}
+	return nil
+}
+
 func (h *Handler) addPartitions(ctx context.Context, parts []*hm.Partition, ifNotExists bool) ([]*hm.Partition, error) {
+	if parts == nil {
+		return nil, errs.Invalid("add_partitions: no partition list given")
+	}
 	if len(parts) == 0 {
 		return nil, nil
 	}
@@ -125,7 +160,17 @@ func (h *Handler) addPartitions(ctx context.Context, parts []*hm.Partition, ifNo
 	if err != nil {
 		return nil, err
 	}
+	// The first partition's table is decided and looked up first, as Hive does: a missing one
+	// is reported before anything about the others.
+	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
+		return nil, err
+	}
+	t, err := h.backend().GetTable(ctx, r.db, r.tbl)
+	if err != nil {
+		return nil, err
+	}
 	cp := make([]*hm.Partition, len(parts))
+	seen := make(map[string]bool, len(parts))
 	for i, p := range parts {
 		if p == nil {
 			return nil, errs.Invalid("add_partitions: nil partition")
@@ -137,18 +182,30 @@ func (h *Handler) addPartitions(ctx context.Context, parts []*hm.Partition, ifNo
 		if pr != r {
 			return nil, errs.Invalid("add_partitions: partitions of %s.%s and %s.%s in one call", r.db, r.tbl, pr.db, pr.tbl)
 		}
+		if err := checkPartition(p); err != nil {
+			return nil, err
+		}
+		key := strings.Join(p.Values, "\x00")
+		if seen[key] {
+			return nil, errs.Invalid("add_partitions: partition %v is in the list twice", p.Values)
+		}
+		seen[key] = true
 		c := *p
 		c.DbName, c.TableName = r.db, r.tbl
 		cp[i] = &c
 	}
-	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
-		return nil, err
+	if !strings.EqualFold(t.TableType, hiverule.VirtualView) {
+		for _, p := range cp {
+			if p.Sd == nil {
+				return nil, errs.Invalid("partition %v has no storage descriptor", p.Values)
+			}
+		}
 	}
 	return h.backend().AddPartitions(ctx, r.db, r.tbl, cp, ifNotExists)
 }
 
 func (h *Handler) AddPartition(ctx context.Context, p *hm.Partition) (*hm.Partition, error) {
-	added, err := h.addPartitions(ctx, []*hm.Partition{p}, false)
+	added, err := h.addPartitionsMeta(ctx, []*hm.Partition{p}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -163,7 +220,7 @@ func (h *Handler) AddPartitionWithEnvironmentContext(ctx context.Context, p *hm.
 }
 
 func (h *Handler) AddPartitions(ctx context.Context, parts []*hm.Partition) (int32, error) {
-	added, err := h.addPartitions(ctx, parts, false)
+	added, err := h.addPartitionsMeta(ctx, parts, false)
 	return int32(len(added)), err
 }
 
@@ -208,10 +265,15 @@ func (h *Handler) appendPartition(ctx context.Context, r tableRef, values []stri
 	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
 		return nil, err
 	}
+	if len(values) == 0 {
+		return nil, asMeta(errs.Invalid("append_partition: no partition values given"), errs.KindInvalid)
+	}
 	p := &hm.Partition{DbName: r.db, TableName: r.tbl, Values: values}
 	added, err := h.backend().AddPartitions(ctx, r.db, r.tbl, []*hm.Partition{p}, false)
 	if err != nil {
-		return nil, err
+		// Hive answers a bad value list with MetaException, a missing table with
+		// InvalidObjectException.
+		return nil, asMeta(err, errs.KindInvalid)
 	}
 	return added[0], nil
 }
@@ -391,9 +453,14 @@ func (h *Handler) PartitionNameToVals(ctx context.Context, name string) ([]strin
 }
 
 func (h *Handler) PartitionNameToSpec(ctx context.Context, name string) (map[string]string, error) {
+	// Hive looks a malformed or non-matching name up and finds nothing: NoSuchObjectException;
+	// an empty name it refuses.
+	if name == "" {
+		return nil, errs.Invalid("no partition name given")
+	}
 	keys, vals, err := hivename.ParsePartName(name)
 	if err != nil {
-		return nil, err
+		return nil, errs.NotFound("partition %s not found: %v", name, err)
 	}
 	spec := make(map[string]string, len(keys))
 	for i, k := range keys {
@@ -404,15 +471,45 @@ func (h *Handler) PartitionNameToSpec(ctx context.Context, name string) (map[str
 
 // --- alter ---
 
+// alterPartitions replaces partitions. Hive refuses a missing table, invalid values and a
+// partition naming another table with MetaException (asMeta); a missing partition with
+// InvalidOperationException ("alter is not possible").
 func (h *Handler) alterPartitions(ctx context.Context, db, tbl string, parts []*hm.Partition) error {
+	return asMeta(h.alterPartitionsOf(ctx, db, tbl, parts), errs.KindInvalid)
+}
+
+// sameTable checks that p, when it names its table, names r.
+func sameTable(r tableRef, p *hm.Partition) error {
+	if p.DbName == "" && p.TableName == "" {
+		return nil
+	}
+	pr, err := ref(p.DbName, p.TableName)
+	if err != nil {
+		return err
+	}
+	if pr != r {
+		return errs.Invalid("the partition names %s.%s, not %s.%s", pr.db, pr.tbl, r.db, r.tbl)
+	}
+	return nil
+}
+
+func (h *Handler) alterPartitionsOf(ctx context.Context, db, tbl string, parts []*hm.Partition) error {
 	r, err := ref(db, tbl)
 	if err != nil {
 		return err
+	}
+	if len(parts) == 0 {
+		return errs.Conflict("alter_partitions: no partitions given") // Hive: InvalidOperationException
 	}
 	cp := make([]*hm.Partition, len(parts))
 	for i, p := range parts {
 		if p == nil {
 			return errs.Invalid("alter_partitions: nil partition")
+		}
+		if r.db != "" && r.tbl != "" {
+			if err := sameTable(r, p); err != nil {
+				return err
+			}
 		}
 		c := *p
 		c.DbName, c.TableName = r.db, r.tbl
@@ -420,6 +517,9 @@ func (h *Handler) alterPartitions(ctx context.Context, db, tbl string, parts []*
 	}
 	if err := h.guard.CheckWrite(ctx, OpInsert, r.db, r.tbl); err != nil {
 		return err
+	}
+	if _, err := h.backend().GetTable(ctx, r.db, r.tbl); err != nil && r.db != "" && r.tbl != "" {
+		return asMeta(err, errs.KindNotFound) // an empty name stays InvalidOperationException
 	}
 	return h.backend().AlterPartitions(ctx, r.db, r.tbl, cp)
 }
@@ -457,10 +557,15 @@ func (h *Handler) RenamePartition(ctx context.Context, db, tbl string, values []
 	}
 	r, err := ref(db, tbl)
 	if err != nil {
-		return err
+		return asMeta(err, errs.KindInvalid)
 	}
 	if p == nil {
-		return errs.Invalid("rename_partition: no partition given")
+		return asMeta(errs.Invalid("rename_partition: no partition given"), errs.KindInvalid)
+	}
+	if r.db != "" && r.tbl != "" {
+		if err := sameTable(r, p); err != nil {
+			return asMeta(err, errs.KindInvalid)
+		}
 	}
 	c := *p
 	c.DbName, c.TableName = r.db, r.tbl

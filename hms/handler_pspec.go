@@ -66,9 +66,12 @@ func (h *Handler) AddPartitionsPspec(ctx context.Context, specs []*hm.PartitionS
 	}
 	parts, err := specPartitions(specs)
 	if err != nil {
-		return 0, err
+		return 0, asMeta(err, errs.KindInvalid)
 	}
-	added, err := h.addPartitions(ctx, parts, false)
+	if len(parts) == 0 {
+		return 0, nil
+	}
+	added, err := h.addPartitionsMeta(ctx, parts, false)
 	return int32(len(added)), err
 }
 
@@ -213,18 +216,11 @@ func (h *Handler) ExchangePartitions(ctx context.Context, spec map[string]string
 
 // exchangePartitions moves the partitions of the source table that match spec to the
 // destination. Hive refuses every failed exchange with MetaException (a missing table, a bad
-// specification, a partition already there), and clients expect that one type; Conflict is
-// the kind that reaches it among the exceptions these calls declare.
+// specification, a partition already there), and clients expect that one type (asMeta).
 func (h *Handler) exchangePartitions(ctx context.Context, spec map[string]string, srcDB, srcTbl, dstDB, dstTbl string) ([]*hm.Partition, error) {
-	refuse := func(err error) error {
-		switch errs.KindOf(err) {
-		case errs.KindNotFound, errs.KindInvalid, errs.KindExists:
-			return errs.Conflict("%s", err.Error())
-		}
-		return err
-	}
+	refuse := func(err error) error { return asMeta(err, errs.KindNotFound, errs.KindInvalid, errs.KindExists) }
 	if len(spec) == 0 || srcDB == "" || srcTbl == "" || dstDB == "" || dstTbl == "" {
-		return nil, errs.Conflict("The DB and table name for the source and destination tables, and the partition specs must not be null.")
+		return nil, refuse(errs.Invalid("The DB and table name for the source and destination tables, and the partition specs must not be null."))
 	}
 	src, err := h.writeRef(ctx, OpDrop, srcDB, srcTbl)
 	if err != nil {
@@ -249,7 +245,7 @@ func (h *Handler) exchangePartitions(ctx context.Context, spec map[string]string
 		delete(byKey, key)
 	}
 	for k := range byKey {
-		return nil, errs.Conflict("%s is not a partition key of %s.%s", k, src.db, src.tbl)
+		return nil, refuse(errs.Invalid("%s is not a partition key of %s.%s", k, src.db, src.tbl))
 	}
 	ps, err := h.backend().ExchangePartitions(ctx, src.db, src.tbl, dst.db, dst.tbl, values)
 	if err != nil {

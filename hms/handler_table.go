@@ -46,7 +46,12 @@ func (h *Handler) createTable(ctx context.Context, t *hm.Table) error {
 	if hiverule.IsTransactional(&c) {
 		return errs.Invalid("Propolis does not support Hive ACID transactions: table %s.%s has transactional=true; create it without that property", c.DbName, c.TableName)
 	}
-	return h.backend().CreateTable(ctx, &c)
+	err = h.backend().CreateTable(ctx, &c)
+	if errs.KindOf(err) == errs.KindNotFound {
+		// The database is missing: Hive's InvalidObjectException, not NoSuchObjectException.
+		return errs.Invalid("%s", err.Error())
+	}
+	return err
 }
 
 // --- get ---
