@@ -135,7 +135,7 @@ func (f *Forwarder) Call(ctx context.Context, b Backend, method string, args *pt
 		// One backend, no routing: names need no translation.
 		raw := rawCaller(b)
 		if raw == nil {
-			return nil, 0, errs.Unsupported("the backend cannot forward %s", method)
+			return nil, 0, errs.Unsupported("Propolis does not implement %s", method)
 		}
 		backend = "default"
 		return raw.CallRaw(ctx, method, args)
@@ -149,7 +149,7 @@ func (f *Forwarder) Call(ctx context.Context, b Backend, method string, args *pt
 	}
 	raw := rawCaller(rt.Member(backend))
 	if raw == nil {
-		return nil, 0, errs.Unsupported("backend %s cannot forward %s", backend, method)
+		return nil, 0, errs.Unsupported("Propolis does not implement %s (backend %s, which serves this database, takes no call Propolis does not model)", method, backend)
 	}
 	f.log.Debug("forwarding a call Propolis does not model", "method", method, "backend", backend, "database", own)
 	err = rt.CallMember(ctx, backend, func(ctx context.Context, _ Backend) error {

@@ -372,7 +372,9 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 	// Calls that carry no catalog objects, or only names the caller gave.
 	none := map[string]bool{
 		"getName": true, "getVersion": true, "getStatus": true, "getStatusDetails": true, "aliveSince": true,
-		"set_ugi": true, "get_config_value": true, "getMetaConf": true, "setMetaConf": true, "shutdown": true, "get_catalogs": true, "get_catalog": true,
+		"set_ugi": true, "get_config_value": true, "getMetaConf": true, "setMetaConf": true, "shutdown": true,
+		// Hive ACID calls: refused for every caller.
+		"open_txns": true, "allocate_table_write_ids": true, "get_valid_write_ids": true, "get_catalogs": true, "get_catalog": true,
 		"partition_name_to_vals": true, "partition_name_to_spec": true, "get_current_notificationEventId": true,
 		"check_lock": true, "unlock": true, "heartbeat": true, "show_locks": true,
 		"get_primary_keys": true, "get_foreign_keys": true, "get_unique_constraints": true, "get_not_null_constraints": true,

@@ -128,3 +128,22 @@ func (h *Handler) SetMetaConf(ctx context.Context, key, value string) error {
 	s.SetConf(k, value)
 	return nil
 }
+
+// Hive ACID: Propolis keeps a transactional table's metadata but runs no transactions. The
+// calls an engine makes before it reads or writes such a table answer with this, so the user
+// learns why instead of meeting an unknown method.
+func noACID(method string) error {
+	return errs.Unsupported("Propolis does not support Hive ACID transactions (%s): read or write transactional tables through the metastore that owns them", method)
+}
+
+func (h *Handler) OpenTxns(ctx context.Context, req *hm.OpenTxnRequest) (*hm.OpenTxnsResponse, error) {
+	return nil, noACID("open_txns")
+}
+
+func (h *Handler) AllocateTableWriteIds(ctx context.Context, req *hm.AllocateTableWriteIdsRequest) (*hm.AllocateTableWriteIdsResponse, error) {
+	return nil, noACID("allocate_table_write_ids")
+}
+
+func (h *Handler) GetValidWriteIds(ctx context.Context, req *hm.GetValidWriteIdsRequest) (*hm.GetValidWriteIdsResponse, error) {
+	return nil, noACID("get_valid_write_ids")
+}

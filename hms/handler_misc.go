@@ -191,9 +191,42 @@ func (h *Handler) DeletePartitionColumnStatistics(ctx context.Context, db, tbl, 
 
 // --- functions ---
 
+// checkFunction is what Hive requires of a function a client defines: a name, a class, and
+// known function and owner types. Hive checks it before anything else, and answers a missing
+// name or class with InvalidObjectException, unknown types with MetaException.
+func checkFunction(f *hm.Function) error {
+	switch {
+	case f.FunctionName == "":
+		return errs.Invalid("a function needs a name")
+	case f.ClassName == "":
+		return errs.Invalid("function %s.%s has no class name", f.DbName, f.FunctionName)
+	case f.FunctionType != hm.FunctionType_JAVA:
+		return metaOnly{errs.Invalid("function %s.%s has no known function type", f.DbName, f.FunctionName)}
+	case f.OwnerType < hm.PrincipalType_USER || f.OwnerType > hm.PrincipalType_GROUP:
+		return metaOnly{errs.Invalid("function %s.%s has no known owner type", f.DbName, f.FunctionName)}
+	}
+	return nil
+}
+
+// functionRef resolves a function's database and name; empty ones Hive refuses with
+// MetaException.
+func functionRef(db, name string) (string, string, error) {
+	d, err := dbName(db)
+	if err != nil {
+		return "", "", err
+	}
+	if d == "" || name == "" {
+		return "", "", metaOnly{errs.Invalid("a function's database and name must be given")}
+	}
+	return d, strings.ToLower(name), nil
+}
+
 func (h *Handler) CreateFunction(ctx context.Context, f *hm.Function) error {
 	if f == nil {
 		return errs.Invalid("create_function: no function given")
+	}
+	if err := checkFunction(f); err != nil {
+		return err
 	}
 	d, err := dbName(f.DbName)
 	if err != nil {
@@ -208,17 +241,23 @@ func (h *Handler) CreateFunction(ctx context.Context, f *hm.Function) error {
 }
 
 func (h *Handler) GetFunction(ctx context.Context, db, name string) (*hm.Function, error) {
-	d, err := dbName(db)
+	d, n, err := functionRef(db, name)
 	if err != nil {
 		return nil, err
 	}
-	return h.backend().GetFunction(ctx, d, strings.ToLower(name))
+	return h.backend().GetFunction(ctx, d, n)
 }
 
 func (h *Handler) GetFunctions(ctx context.Context, db, pattern string) ([]string, error) {
 	d, err := dbName(db)
 	if err != nil {
 		return nil, err
+	}
+	if d == "" {
+		return nil, errs.Invalid("get_functions: no database name given")
+	}
+	if pattern == "" {
+		return []string{}, nil // Hive: the empty pattern matches nothing
 	}
 	fs, err := h.backend().ListFunctions(ctx, d)
 	if err != nil {
@@ -244,31 +283,47 @@ func (h *Handler) GetAllFunctions(ctx context.Context) (*hm.GetAllFunctionsRespo
 	return &hm.GetAllFunctionsResponse{Functions: fs}, nil
 }
 
+// AlterFunction replaces a function. Hive answers every refusal of alter_function with
+// MetaException (asMeta), a missing function or database included.
 func (h *Handler) AlterFunction(ctx context.Context, db, name string, f *hm.Function) error {
-	d, err := dbName(db)
+	err := h.alterFunction(ctx, db, name, f)
+	return asMeta(err, errs.KindInvalid, errs.KindNotFound, errs.KindConflict, errs.KindExists)
+}
+
+func (h *Handler) alterFunction(ctx context.Context, db, name string, f *hm.Function) error {
+	d, n, err := functionRef(db, name)
 	if err != nil {
 		return err
 	}
 	if f == nil {
 		return errs.Invalid("alter_function: no function given")
 	}
+	if err := checkFunction(f); err != nil {
+		return err
+	}
+	if !hivename.ValidName(strings.ToLower(f.FunctionName)) {
+		return errs.Invalid("function name %q is not valid", f.FunctionName)
+	}
 	if err := h.guard.CheckWrite(ctx, OpAlter, d, ""); err != nil {
 		return err
 	}
 	c := *f
 	c.DbName, c.FunctionName = strings.ToLower(c.DbName), strings.ToLower(c.FunctionName)
-	return h.backend().AlterFunction(ctx, d, strings.ToLower(name), &c)
+	if _, err := h.backend().GetDatabase(ctx, c.DbName); err != nil {
+		return err
+	}
+	return h.backend().AlterFunction(ctx, d, n, &c)
 }
 
 func (h *Handler) DropFunction(ctx context.Context, db, name string) error {
-	d, err := dbName(db)
+	d, n, err := functionRef(db, name)
 	if err != nil {
 		return err
 	}
 	if err := h.guard.CheckWrite(ctx, OpDrop, d, ""); err != nil {
 		return err
 	}
-	return h.backend().DropFunction(ctx, d, strings.ToLower(name))
+	return h.backend().DropFunction(ctx, d, n)
 }
 
 // --- locks ---

@@ -7,7 +7,6 @@ import (
 	hm "github.com/beltran/gohive/hive_metastore"
 
 	"github.com/propolis/propolis/hms/hivename"
-	"github.com/propolis/propolis/hms/hiverule"
 	"github.com/propolis/propolis/internal/errs"
 )
 
@@ -42,9 +41,6 @@ func (h *Handler) createTable(ctx context.Context, t *hm.Table) error {
 	c.DbName, c.TableName = db, tableName(t.TableName)
 	if err := h.guard.CheckWrite(ctx, OpCreate, c.DbName, c.TableName); err != nil {
 		return err
-	}
-	if hiverule.IsTransactional(&c) {
-		return errs.Invalid("Propolis does not support Hive ACID transactions: table %s.%s has transactional=true; create it without that property", c.DbName, c.TableName)
 	}
 	err = h.backend().CreateTable(ctx, &c)
 	if errs.KindOf(err) == errs.KindNotFound {

@@ -2,6 +2,7 @@ package hms_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	athrift "github.com/apache/thrift/lib/go/thrift"
@@ -284,10 +285,15 @@ func TestHiveSemantics(t *testing.T) {
 		t.Fatalf("max_parts -1: %v, %v", names, err)
 	}
 
-	// ACID tables are refused with a clear error.
+	// A transactional table's metadata is kept; its transactions are refused with a clear error.
 	acid := salesTable("d", "acid")
 	acid.Parameters["transactional"] = "true"
-	wantErr(t, "create transactional", e.c.CreateTable(ctx, acid), &hm.InvalidObjectException{}, "does not support Hive ACID")
+	wantErr(t, "create transactional", e.c.CreateTable(ctx, acid), nil, "")
+	if _, err := e.c.OpenTxns(ctx, &hm.OpenTxnRequest{NumTxns: 1, User: "u", Hostname: "h"}); err == nil || !strings.Contains(err.Error(), "does not support Hive ACID") {
+		t.Fatalf("open_txns: %v", err)
+	}
+	_, err = e.c.GetValidWriteIds(ctx, &hm.GetValidWriteIdsRequest{FullTableNames: []string{"d.acid"}})
+	wantErr(t, "get_valid_write_ids", err, metaExc, "does not support Hive ACID")
 
 	// setMetaConf lasts for the connection that set it.
 	wantErr(t, "setMetaConf", e.c.SetMetaConf(ctx, "hive.metastore.try.direct.sql", "false"), nil, "")

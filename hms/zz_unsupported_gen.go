@@ -28,7 +28,6 @@ var unimplemented = []string{
 	"add_token",
 	"add_unique_constraint",
 	"add_write_notification_log",
-	"allocate_table_write_ids",
 	"alter_catalog",
 	"alter_dataconnector",
 	"alter_ischema",
@@ -124,7 +123,6 @@ var unimplemented = []string{
 	"get_triggers_for_resourceplan",
 	"get_type",
 	"get_type_all",
-	"get_valid_write_ids",
 	"grant_privileges",
 	"grant_revoke_privileges",
 	"grant_revoke_role",
@@ -139,7 +137,6 @@ var unimplemented = []string{
 	"mark_compacted",
 	"mark_failed",
 	"markPartitionForEvent",
-	"open_txns",
 	"partition_name_has_valid_characters",
 	"put_file_metadata",
 	"refresh_privileges",
@@ -249,11 +246,6 @@ func (h *Handler) AddUniqueConstraint(ctx context.Context, req *hm.AddUniqueCons
 
 func (h *Handler) AddWriteNotificationLog(ctx context.Context, rqst *hm.WriteNotificationLogRequest) (r *hm.WriteNotificationLogResponse, err error) {
 	err = unsupportedMethod("add_write_notification_log")
-	return r, err
-}
-
-func (h *Handler) AllocateTableWriteIds(ctx context.Context, rqst *hm.AllocateTableWriteIdsRequest) (r *hm.AllocateTableWriteIdsResponse, err error) {
-	err = unsupportedMethod("allocate_table_write_ids")
 	return r, err
 }
 
@@ -732,11 +724,6 @@ func (h *Handler) GetTypeAll(ctx context.Context, name string) (r map[string]*hm
 	return r, err
 }
 
-func (h *Handler) GetValidWriteIds(ctx context.Context, rqst *hm.GetValidWriteIdsRequest) (r *hm.GetValidWriteIdsResponse, err error) {
-	err = unsupportedMethod("get_valid_write_ids")
-	return r, err
-}
-
 func (h *Handler) GrantPrivileges(ctx context.Context, privileges *hm.PrivilegeBag) (r bool, err error) {
 	err = unsupportedMethod("grant_privileges")
 	return r, err
@@ -805,11 +792,6 @@ func (h *Handler) MarkFailed(ctx context.Context, cr *hm.CompactionInfoStruct) (
 func (h *Handler) MarkPartitionForEvent(ctx context.Context, db_name string, tbl_name string, part_vals map[string]string, eventType hm.PartitionEventType) (err error) {
 	err = unsupportedMethod("markPartitionForEvent")
 	return err
-}
-
-func (h *Handler) OpenTxns(ctx context.Context, rqst *hm.OpenTxnRequest) (r *hm.OpenTxnsResponse, err error) {
-	err = unsupportedMethod("open_txns")
-	return r, err
 }
 
 func (h *Handler) PartitionNameHasValidCharacters(ctx context.Context, part_vals []string, throw_exception bool) (r bool, err error) {
