@@ -303,8 +303,8 @@ func TestForwardRealMetastore(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	fwd := hms.NewForwarder(hms.ForwarderConfig{
 		Deny: func(method string) error {
-			if method == "get_tables_ext" {
-				return errs.Denied("table metadata is not forwarded while policies are enforced")
+			if method == "get_runtime_stats" {
+				return errs.Denied("runtime statistics are not forwarded while policies are enforced")
 			}
 			return nil
 		},
@@ -326,49 +326,33 @@ func TestForwardRealMetastore(t *testing.T) {
 	})
 	c := dial(t, ln.Addr().String(), false)
 
-	t.Run("forwarded with the exposed name", func(t *testing.T) {
-		names, err := c.GetTableNamesByFilter(ctx, "legacy_sales", "", -1)
-		if err != nil {
-			t.Fatalf("get_table_names_by_filter: %v", err)
-		}
-		if len(names) != 1 || names[0] != "orders" {
-			t.Fatalf("tables %q, want [orders]", names)
-		}
-	})
-	t.Run("catalog-qualified name", func(t *testing.T) {
-		names, err := c.GetTableNamesByFilter(ctx, "@hive#legacy_sales", "", -1)
-		if err != nil {
-			t.Fatalf("get_table_names_by_filter: %v", err)
-		}
-		if len(names) != 1 || names[0] != "orders" {
-			t.Fatalf("tables %q, want [orders]", names)
-		}
-	})
-	t.Run("the upstream's exception, relayed", func(t *testing.T) {
-		_, err := c.GetTableNamesByFilter(ctx, "legacy_sales", "this is not a filter", -1)
-		var me *hm.MetaException
-		var iop *hm.InvalidOperationException
-		if !errors.As(err, &me) && !errors.As(err, &iop) {
+	t.Run("forwarded with the exposed name; the upstream's exception, relayed", func(t *testing.T) {
+		_, err := c.GetSchemaAllVersions(ctx, &hm.ISchemaName{CatName: "hive", DbName: "legacy_sales", SchemaName: "nosuch"})
+		var nso *hm.NoSuchObjectException
+		if !errors.As(err, &nso) {
 			t.Fatalf("got %T %v, want the metastore's own exception", err, err)
 		}
-		t.Logf("upstream answered: %v", err)
+		// The upstream saw its own name for the database.
+		if !strings.Contains(nso.Message, "dbName:sales") {
+			t.Fatalf("upstream answered %q, want it to name its database sales", nso.Message)
+		}
 	})
 	t.Run("embedded database: unknown method, as before", func(t *testing.T) {
-		_, err := c.GetTableNamesByFilter(ctx, "local", "", -1)
+		_, err := c.GetSchemaAllVersions(ctx, &hm.ISchemaName{CatName: "hive", DbName: "local", SchemaName: "s"})
 		var app athrift.TApplicationException
 		if !errors.As(err, &app) || app.TypeId() != athrift.UNKNOWN_METHOD {
 			t.Fatalf("got %T %v, want UNKNOWN_METHOD", err, err)
 		}
 	})
 	t.Run("denied by the policy hook", func(t *testing.T) {
-		before := legacy.count("get_tables_ext")
-		_, err := c.GetTablesExt(ctx, &hm.GetTablesExtRequest{Catalog: "hive", Database: "legacy_sales", TableNamePattern: "*", RequestedFields: 1})
+		before := legacy.count("get_runtime_stats")
+		_, err := c.GetRuntimeStats(ctx, &hm.GetRuntimeStatsRequest{MaxWeight: 1, MaxCreateTime: 1})
 		var app athrift.TApplicationException
 		if !errors.As(err, &app) || app.TypeId() != athrift.INTERNAL_ERROR ||
-			!strings.Contains(app.Error(), "get_tables_ext is not forwarded to a backend: refused by policy: table metadata is not forwarded") {
+			!strings.Contains(app.Error(), "get_runtime_stats is not forwarded to a backend: refused by policy: runtime statistics are not forwarded") {
 			t.Fatalf("got %T %v, want INTERNAL_ERROR saying why", err, err)
 		}
-		if n := legacy.count("get_tables_ext"); n != before {
+		if n := legacy.count("get_runtime_stats"); n != before {
 			t.Fatalf("the upstream was called %d times", n-before)
 		}
 	})
@@ -397,10 +381,10 @@ func TestForwardRealMetastore(t *testing.T) {
 	})
 	t.Run("metrics", func(t *testing.T) {
 		want := map[string]float64{
-			"get_table_names_by_filter/legacy/ok":            3, // the relayed exception is a reply too
-			"get_table_names_by_filter/embedded/unsupported": 1,
-			"get_tables_ext//denied":                         1,
-			"other/legacy/application_exception":             1, // names not in the IDL are not labels
+			"get_schema_all_versions/legacy/ok":            1, // the relayed exception is a reply too
+			"get_schema_all_versions/embedded/unsupported": 1,
+			"get_runtime_stats//denied":                    1,
+			"other/legacy/application_exception":           1, // names not in the IDL are not labels
 		}
 		got := forwardedCounts(t, reg)
 		for k, v := range want {

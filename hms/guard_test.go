@@ -208,6 +208,10 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.ExchangePartitions(ctx, map[string]string{"region": "eu"}, "sales", "orders", "sales", "orders2")
 			return 0, err
 		}},
+		"get_table_names_by_filter": {"empty", func() (int, error) {
+			r, err := c.GetTableNamesByFilter(ctx, "sales", "", -1)
+			return len(r), err
+		}},
 		"add_partitions_pspec": {"refused", func() (int, error) {
 			_, err := c.AddPartitionsPspec(ctx, []*hm.PartitionSpec{{DbName: "sales", TableName: "orders", PartitionList: &hm.PartitionListComposingSpec{Partitions: []*hm.Partition{part("sales", "orders", "us", "2")}}}})
 			return 0, err

@@ -2,10 +2,12 @@ package hms
 
 import (
 	"context"
+	"strconv"
 	"strings"
 
 	hm "github.com/beltran/gohive/hive_metastore"
 
+	filterpkg "github.com/propolis/propolis/hms/filter"
 	"github.com/propolis/propolis/hms/hivename"
 	"github.com/propolis/propolis/internal/errs"
 )
@@ -409,4 +411,90 @@ func (h *Handler) GetCheckConstraints(ctx context.Context, req *hm.CheckConstrai
 
 func (h *Handler) GetAllTableConstraints(ctx context.Context, req *hm.AllTableConstraintsRequest) (*hm.AllTableConstraintsResponse, error) {
 	return &hm.AllTableConstraintsResponse{AllTableConstraints: &hm.SQLAllTableConstraints{}}, nil
+}
+
+// Table filters (get_table_names_by_filter) name three kinds of key: the owner, the last
+// access time, and parameters, each behind Hive's prefix.
+const (
+	filterOwner      = "hive_filter_field_owner__"
+	filterLastAccess = "hive_filter_field_last_access__"
+	filterParams     = "hive_filter_field_params__"
+)
+
+// GetTableNamesByFilter lists the tables of db whose owner, last access time or parameters
+// satisfy filter, in Hive's partition-filter grammar over those keys. A table without a
+// parameter the filter names is not selected, as in Hive.
+func (h *Handler) GetTableNamesByFilter(ctx context.Context, db, filter string, max int16) ([]string, error) {
+	d, err := dbName(db)
+	if err != nil {
+		return nil, err
+	}
+	if d == "" {
+		return nil, errs.NotFound("no database name given") // Hive: UnknownDBException
+	}
+	if _, err := h.backend().GetDatabase(ctx, d); err != nil {
+		return nil, err
+	}
+	expr, err := filterpkg.Parse(filter)
+	if err != nil {
+		return nil, err
+	}
+	var keys []*hm.FieldSchema
+	for _, k := range filterpkg.Keys(expr) {
+		typ := "string"
+		switch {
+		case k == filterLastAccess:
+			typ = "int"
+		case k == filterOwner, strings.HasPrefix(k, filterParams):
+		default:
+			return nil, errs.Invalid("table filters name %s, %s or %s<parameter>, not %s", filterOwner, filterLastAccess, filterParams, k)
+		}
+		keys = append(keys, &hm.FieldSchema{Name: k, Type: typ})
+	}
+	names, err := h.listTables(ctx, d, "", "")
+	if err != nil {
+		return nil, err
+	}
+	ts, err := h.backend().GetTables(ctx, d, names)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, t := range ts {
+		if max >= 0 && len(out) >= int(max) {
+			break
+		}
+		vals, ok := tableFilterValues(t, keys)
+		if !ok {
+			continue
+		}
+		match, err := expr.Eval(keys, vals)
+		if err != nil {
+			return nil, err
+		}
+		if match {
+			out = append(out, t.TableName)
+		}
+	}
+	return out, nil
+}
+
+// tableFilterValues are t's values for the filter's keys; false when t lacks a parameter.
+func tableFilterValues(t *hm.Table, keys []*hm.FieldSchema) ([]string, bool) {
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		switch {
+		case k.Name == filterOwner:
+			vals[i] = t.Owner
+		case k.Name == filterLastAccess:
+			vals[i] = strconv.Itoa(int(t.LastAccessTime))
+		default:
+			v, ok := t.Parameters[strings.TrimPrefix(k.Name, filterParams)]
+			if !ok {
+				return nil, false
+			}
+			vals[i] = v
+		}
+	}
+	return vals, true
 }

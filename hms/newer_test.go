@@ -2,6 +2,8 @@ package hms_test
 
 import (
 	"context"
+	"fmt"
+	"sort"
 	"strings"
 	"testing"
 
@@ -341,4 +343,36 @@ func TestPartitionSpecsAndValues(t *testing.T) {
 	if len(vals.PartitionValues) != 2 || vals.PartitionValues[0].Row[0] != "us" || vals.PartitionValues[1].Row[0] != "eu" {
 		t.Fatalf("distinct regions, descending: %+v", vals.PartitionValues)
 	}
+}
+
+func TestTableNamesByFilter(t *testing.T) {
+	e := newEnv(t)
+	for i, n := range []string{"t1", "t2", "t3"} {
+		tbl := salesTable("default", n)
+		tbl.Owner = []string{"testowner", "other", "testowner2"}[i]
+		tbl.Parameters = map[string]string{"retention": []string{"30", "90", "30"}[i]}
+		if i == 2 {
+			delete(tbl.Parameters, "retention")
+		}
+		wantErr(t, "create", e.c.CreateTable(ctx, tbl), nil, "")
+	}
+	for _, tc := range []struct {
+		filter string
+		want   string
+	}{
+		{`hive_filter_field_owner__ like ".*test.*"`, "[t1 t3]"},
+		{`hive_filter_field_params__retention = "30"`, "[t1]"},
+		{`hive_filter_field_params__retention <> "30"`, "[t2]"},
+		{`hive_filter_field_owner__ = "other" or hive_filter_field_params__retention = "30"`, "[t1 t2]"},
+		{`hive_filter_field_last_access__ = 0`, "[t1 t2 t3]"},
+	} {
+		got, err := e.c.GetTableNamesByFilter(ctx, "default", tc.filter, -1)
+		wantErr(t, tc.filter, err, nil, "")
+		sort.Strings(got)
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("%s: %v, want %s", tc.filter, got, tc.want)
+		}
+	}
+	_, err := e.c.GetTableNamesByFilter(ctx, "nodb", "", -1)
+	wantErr(t, "missing database", err, &hm.UnknownDBException{}, "")
 }

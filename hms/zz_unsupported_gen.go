@@ -117,7 +117,6 @@ var unimplemented = []string{
 	"get_schemas_by_cols",
 	"get_serde",
 	"get_stored_procedure",
-	"get_table_names_by_filter",
 	"get_tables_ext",
 	"get_token",
 	"get_triggers_for_resourceplan",
@@ -691,11 +690,6 @@ func (h *Handler) GetSerde(ctx context.Context, rqst *hm.GetSerdeRequest) (r *hm
 
 func (h *Handler) GetStoredProcedure(ctx context.Context, request *hm.StoredProcedureRequest) (r *hm.StoredProcedure, err error) {
 	err = unsupportedMethod("get_stored_procedure")
-	return r, err
-}
-
-func (h *Handler) GetTableNamesByFilter(ctx context.Context, dbname string, filter string, max_tables int16) (r []string, err error) {
-	err = unsupportedMethod("get_table_names_by_filter")
 	return r, err
 }
 
