@@ -44,6 +44,7 @@ func (h *Handler) createTable(ctx context.Context, t *hm.Table) error {
 	if err := h.guard.CheckWrite(ctx, OpCreate, c.DbName, c.TableName); err != nil {
 		return err
 	}
+
 	err = h.backend().CreateTable(ctx, &c)
 	if errs.KindOf(err) == errs.KindNotFound {
 		// The database is missing: Hive's InvalidObjectException, not NoSuchObjectException.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"strconv"
 	"strings"
 
 	hm "github.com/beltran/gohive/hive_metastore"
@@ -15,7 +14,7 @@ import (
 )
 
 const (
-	ddlTimeParam = "transient_lastDdlTime"
+	ddlTimeParam = hiverule.ParamDDLTime
 )
 
 // tableRow is a stored table with the surrogate id its partitions and statistics hang off,
@@ -152,11 +151,7 @@ func addColumn(seen map[string]bool, c *hm.FieldSchema, kind string) error {
 }
 
 func (s *Store) stampDDL(params map[string]string) map[string]string {
-	if params == nil {
-		params = map[string]string{}
-	}
-	params[ddlTimeParam] = strconv.FormatInt(s.now().Unix(), 10)
-	return params
+	return hiverule.StampDDLTime(params, s.now().Unix())
 }
 
 // checkTableArg rejects what clone would paper over: Thrift decoding turns a missing

@@ -3,7 +3,6 @@ package glue
 import (
 	"context"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,7 +19,7 @@ import (
 )
 
 const (
-	ddlTimeParam = "transient_lastDdlTime"
+	ddlTimeParam = hiverule.ParamDDLTime
 )
 
 // cloneTable deep-copies through the Glue model's own converters would lose fields Glue cannot
@@ -95,11 +94,7 @@ func addColumn(seen map[string]bool, c *hm.FieldSchema, kind string) error {
 }
 
 func stampDDL(params map[string]string) map[string]string {
-	if params == nil {
-		params = map[string]string{}
-	}
-	params[ddlTimeParam] = strconv.FormatInt(time.Now().Unix(), 10)
-	return params
+	return hiverule.StampDDLTime(params, time.Now().Unix())
 }
 
 func (c *Client) CreateTable(ctx context.Context, in *hm.Table) error {

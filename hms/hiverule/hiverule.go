@@ -1,6 +1,7 @@
 package hiverule
 
 import (
+	"strconv"
 	"strings"
 
 	hm "github.com/beltran/gohive/hive_metastore"
@@ -132,4 +133,20 @@ const ParamTransactional = "transactional"
 // IsTransactional reports whether t is a Hive ACID table (full or insert-only).
 func IsTransactional(t *hm.Table) bool {
 	return t != nil && paramTrue(t.Parameters, ParamTransactional)
+}
+
+// ParamDDLTime is the table and partition parameter holding the last DDL time, in seconds.
+const ParamDDLTime = "transient_lastDdlTime"
+
+// StampDDLTime sets the DDL time in params, which the caller owns, as Hive does on create and
+// alter: only when the client sent none or "0". A client that sends the value it read keeps
+// it, so a table read and written back is unchanged.
+func StampDDLTime(params map[string]string, now int64) map[string]string {
+	if params == nil {
+		params = map[string]string{}
+	}
+	if v, ok := params[ParamDDLTime]; !ok || v == "" || v == "0" {
+		params[ParamDDLTime] = strconv.FormatInt(now, 10)
+	}
+	return params
 }
