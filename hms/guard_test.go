@@ -208,6 +208,10 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.ExchangePartitions(ctx, map[string]string{"region": "eu"}, "sales", "orders", "sales", "orders2")
 			return 0, err
 		}},
+		"get_partition_names_req": {"refused", func() (int, error) {
+			_, err := c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: "sales", TblName: "orders", MaxParts: -1})
+			return 0, err
+		}},
 		"get_table_names_by_filter": {"empty", func() (int, error) {
 			r, err := c.GetTableNamesByFilter(ctx, "sales", "", -1)
 			return len(r), err

@@ -147,3 +147,17 @@ func (h *Handler) AllocateTableWriteIds(ctx context.Context, req *hm.AllocateTab
 func (h *Handler) GetValidWriteIds(ctx context.Context, req *hm.GetValidWriteIdsRequest) (*hm.GetValidWriteIdsResponse, error) {
 	return nil, noACID("get_valid_write_ids")
 }
+
+// GetPartitionNamesReq is Hive 4's SHOW PARTITIONS. Without an expression it lists every
+// partition name, up to maxParts. With one it is refused: the expression is a Kryo-serialized
+// Java object tree that only Hive's own classes can read, and answering every name instead
+// would be a silently wrong answer.
+func (h *Handler) GetPartitionNamesReq(ctx context.Context, req *hm.PartitionsByExprRequest) ([]string, error) {
+	if req == nil {
+		return nil, errs.Invalid("get_partition_names_req: no request")
+	}
+	if len(req.Expr) > 0 {
+		return nil, errs.Unsupported("get_partition_names_req with a partition expression: Propolis cannot read Hive's serialized expressions; list the names with get_partition_names_ps or filter with get_partitions_by_filter")
+	}
+	return h.GetPartitionNames(ctx, qualify(req.CatName, req.DbName), req.TblName, req.MaxParts)
+}

@@ -279,6 +279,13 @@ func TestHiveSemantics(t *testing.T) {
 		t.Fatalf("client create times kept: table %d, partition %d", st.CreateTime, got.CreateTime)
 	}
 
+	// Hive 4's SHOW PARTITIONS: names without an expression; an expression is refused.
+	if names, err := e.c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: "d", TblName: "t", MaxParts: -1}); err != nil || len(names) != 1 {
+		t.Fatalf("get_partition_names_req: %v, %v", names, err)
+	}
+	_, err = e.c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: "d", TblName: "t", Expr: []byte{1, 2}, MaxParts: -1})
+	wantErr(t, "get_partition_names_req with an expression", err, metaExc, "serialized expressions")
+
 	// max_parts 0 asks for no partitions; -1 for all.
 	if ps, err := e.c.GetPartitions(ctx, "d", "t", 0); err != nil || len(ps) != 0 {
 		t.Fatalf("max_parts 0: %d partitions, %v", len(ps), err)

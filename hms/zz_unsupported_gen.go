@@ -99,7 +99,6 @@ var unimplemented = []string{
 	"get_open_txns_req",
 	"getOption",
 	"getOptions",
-	"get_partition_names_req",
 	"get_partitions_by_expr",
 	"get_partitions_spec_by_expr",
 	"get_partitions_with_specs",
@@ -600,11 +599,6 @@ func (h *Handler) GetOption(ctx context.Context, key string) (r string, err erro
 
 func (h *Handler) GetOptions(ctx context.Context) (r map[string]string, err error) {
 	err = unsupportedMethod("getOptions")
-	return r, err
-}
-
-func (h *Handler) GetPartitionNamesReq(ctx context.Context, req *hm.PartitionsByExprRequest) (r []string, err error) {
-	err = unsupportedMethod("get_partition_names_req")
 	return r, err
 }
 

@@ -50,19 +50,6 @@ func TestDoctorPasses(t *testing.T) {
 	}
 	for _, engine := range []string{"spark", "trino", "presto", "hive", "pyiceberg"} {
 		r, code, out := doctorJSON(t, "--engine", engine, "--endpoint", "thrift://"+p.thrift, "--database", "sales")
-		if engine == "hive" {
-			// Hive 4's client lists partition names with get_partition_names_req, which Propolis
-			// does not implement yet: the one failure allowed, and it must say so.
-			for _, res := range r.Results {
-				if res.Status == "FAIL" && !strings.Contains(res.Detail, "UNKNOWN_METHOD") {
-					t.Errorf("hive: %+v", res)
-				}
-			}
-			if r.Skipped != 0 || r.Passed < 10 {
-				t.Errorf("hive: %d passed, %d skipped:\n%s", r.Passed, r.Skipped, out)
-			}
-			continue
-		}
 		if code != 0 || r.Failed != 0 || r.Skipped != 0 || r.Passed < 7 {
 			t.Errorf("%s: exit %d, %d passed, %d failed, %d skipped:\n%s", engine, code, r.Passed, r.Failed, r.Skipped, out)
 		}

@@ -92,7 +92,7 @@ var (
 		return count(len(r), "partition"), err
 	}}
 	getPartitionNamesReq = Call{"get_partition_names_req", func(ctx context.Context, c *hm.ThriftHiveMetastoreClient, s *Scope) (string, error) {
-		r, err := c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: s.Database, TblName: s.Table})
+		r, err := c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: s.Database, TblName: s.Table, MaxParts: -1})
 		return count(len(r), "partition"), err
 	}}
 	getPartitionsByFilter = Call{"get_partitions_by_filter", func(ctx context.Context, c *hm.ThriftHiveMetastoreClient, s *Scope) (string, error) {
