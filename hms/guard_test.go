@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strings"
 	"testing"
 
 	hm "github.com/beltran/gohive/hive_metastore"
@@ -71,11 +72,11 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.GetTableReq(ctx, &hm.GetTableRequest{DbName: "sales", TblName: "orders"})
 			return 0, err
 		}},
-		"get_table_objects_by_name": {"empty", func() (int, error) {
+		"get_table_objects_by_name": {"refused", func() (int, error) {
 			r, err := c.GetTableObjectsByName(ctx, "sales", []string{"orders"})
 			return len(r), err
 		}},
-		"get_table_objects_by_name_req": {"empty", func() (int, error) {
+		"get_table_objects_by_name_req": {"refused", func() (int, error) {
 			r, err := c.GetTableObjectsByNameReq(ctx, &hm.GetTablesRequest{DbName: "sales", TblNames: []string{"orders"}})
 			if err != nil {
 				return 0, err
@@ -212,7 +213,7 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: "sales", TblName: "orders", MaxParts: -1})
 			return 0, err
 		}},
-		"get_table_names_by_filter": {"empty", func() (int, error) {
+		"get_table_names_by_filter": {"refused", func() (int, error) {
 			r, err := c.GetTableNamesByFilter(ctx, "sales", "", -1)
 			return len(r), err
 		}},
@@ -265,7 +266,7 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 		"get_partitions_by_filter_req": {"refused", func() (int, error) {
 			return 0, rawErr(rc.call("get_partitions_by_filter_req", fields(fstr(2, "sales"), fstr(3, "orders"), fstr(4, `region = "eu"`))))
 		}},
-		"get_table_objects_by_name_req, pattern": {"empty", func() (int, error) {
+		"get_table_objects_by_name_req, pattern": {"refused", func() (int, error) {
 			r := rc.call("get_table_objects_by_name_req", fields(fstr(1, "sales"), fstr(8, "*")))
 			if err := rawErr(r); err != nil {
 				return 0, err
@@ -436,4 +437,29 @@ func statsFor(table bool) *hm.ColumnStatistics {
 	hi := int64(1)
 	return &hm.ColumnStatistics{StatsDesc: d, StatsObj: []*hm.ColumnStatisticsObj{{ColName: "id", ColType: "bigint",
 		StatsData: &hm.ColumnStatisticsData{LongStats: &hm.LongColumnStatsData{HighValue: &hi}}}}}
+}
+
+// A database the caller may not see answers every listing exactly as a missing one does.
+func TestHiddenDatabaseReadsAsMissing(t *testing.T) {
+	e := newEnv(t)
+	wantErr(t, "create db", e.c.CreateDatabase(ctx, &hm.Database{Name: "sales"}), nil, "")
+	wantErr(t, "create table", e.c.CreateTable(ctx, salesTable("sales", "orders")), nil, "")
+	c := dial(t, newGuardedServer(t, e, hideAll{}), false)
+	for name, call := range map[string]func(db string) (any, error){
+		"get_all_tables":            func(db string) (any, error) { return c.GetAllTables(ctx, db) },
+		"get_tables":                func(db string) (any, error) { return c.GetTables(ctx, db, "*") },
+		"get_tables_by_type":        func(db string) (any, error) { return c.GetTablesByType(ctx, db, "*", "MANAGED_TABLE") },
+		"get_table_names_by_filter": func(db string) (any, error) { return c.GetTableNamesByFilter(ctx, db, "", -1) },
+		"get_table_objects_by_name_req": func(db string) (any, error) {
+			return c.GetTableObjectsByNameReq(ctx, &hm.GetTablesRequest{DbName: db, TblNames: []string{"orders"}})
+		},
+	} {
+		hidden, herr := call("sales")
+		missing, merr := call("nosuch")
+		h := fmt.Sprintf("%T %v %v", herr, hidden, herr)
+		m := strings.ReplaceAll(fmt.Sprintf("%T %v %v", merr, missing, merr), "nosuch", "sales")
+		if h != m {
+			t.Errorf("%s: hidden answers %s, missing answers %s", name, h, m)
+		}
+	}
 }

@@ -161,7 +161,8 @@ func (h *Handler) getTableObjectsByNameReq(ctx context.Context, req *hm.GetTable
 // --- listings ---
 
 // getDatabaseForListing resolves db and checks it exists, for calls Hive fails with
-// UnknownDBException on a missing database.
+// UnknownDBException on a missing database. A database the caller may not see is missing:
+// the answer must not tell the two apart.
 func (h *Handler) getDatabaseForListing(ctx context.Context, db string) (string, error) {
 	d, err := dbName(db)
 	if err != nil {
@@ -169,6 +170,13 @@ func (h *Handler) getDatabaseForListing(ctx context.Context, db string) (string,
 	}
 	if _, err := h.backend().GetDatabase(ctx, d); err != nil {
 		return "", err
+	}
+	visible, err := h.guard.FilterDatabases(ctx, []string{d})
+	if err != nil {
+		return "", err
+	}
+	if len(visible) == 0 {
+		return "", DatabaseNotFound(d)
 	}
 	return d, nil
 }
@@ -433,7 +441,7 @@ func (h *Handler) GetTableNamesByFilter(ctx context.Context, db, filter string, 
 	if d == "" {
 		return nil, errs.NotFound("no database name given") // Hive: UnknownDBException
 	}
-	if _, err := h.backend().GetDatabase(ctx, d); err != nil {
+	if _, err := h.getDatabaseForListing(ctx, d); err != nil {
 		return nil, err
 	}
 	expr, err := filterpkg.Parse(filter)
