@@ -209,6 +209,13 @@ func TestEveryCallPathIsGuarded(t *testing.T) {
 			_, err := c.ExchangePartitions(ctx, map[string]string{"region": "eu"}, "sales", "orders", "sales", "orders2")
 			return 0, err
 		}},
+		"get_aggr_stats_for": {"refused", func() (int, error) {
+			r, err := c.GetAggrStatsFor(ctx, &hm.PartitionsStatsRequest{DbName: "sales", TblName: "orders", ColNames: []string{"id"}, PartNames: []string{"region=eu/day=1"}, Engine: "hive"})
+			if err != nil {
+				return 0, err
+			}
+			return len(r.ColStats) + int(r.PartsFound), nil
+		}},
 		"get_partition_names_req": {"refused", func() (int, error) {
 			_, err := c.GetPartitionNamesReq(ctx, &hm.PartitionsByExprRequest{DbName: "sales", TblName: "orders", MaxParts: -1})
 			return 0, err

@@ -383,3 +383,34 @@ func TestTableNamesByFilter(t *testing.T) {
 	_, err := e.c.GetTableNamesByFilter(ctx, "nodb", "", -1)
 	wantErr(t, "missing database", err, &hm.UnknownDBException{}, "")
 }
+
+func TestAggrStats(t *testing.T) {
+	e := newEnv(t)
+	wantErr(t, "create", e.c.CreateTable(ctx, salesTable("default", "s")), nil, "")
+	lows := []int64{5, -3}
+	for i, day := range []string{"1", "2"} {
+		if _, err := e.c.AddPartition(ctx, part("default", "s", "eu", day)); err != nil {
+			t.Fatal(err)
+		}
+		name := "region=eu/day=" + day
+		lo, hi := lows[i], int64(10*(i+1))
+		st := &hm.ColumnStatistics{
+			StatsDesc: &hm.ColumnStatisticsDesc{DbName: "default", TableName: "s", PartName: &name},
+			StatsObj: []*hm.ColumnStatisticsObj{{ColName: "id", ColType: "bigint", StatsData: &hm.ColumnStatisticsData{
+				LongStats: &hm.LongColumnStatsData{LowValue: &lo, HighValue: &hi, NumNulls: 1, NumDVs: int64(7 + i)}}}},
+		}
+		if _, err := e.c.UpdatePartitionColumnStatistics(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := e.c.GetAggrStatsFor(ctx, &hm.PartitionsStatsRequest{DbName: "default", TblName: "s", ColNames: []string{"id"},
+		PartNames: []string{"region=eu/day=1", "region=eu/day=2"}, Engine: "hive"})
+	wantErr(t, "get_aggr_stats_for", err, nil, "")
+	if got.PartsFound != 2 || len(got.ColStats) != 1 {
+		t.Fatalf("aggregate: %+v", got)
+	}
+	l := got.ColStats[0].StatsData.LongStats
+	if *l.LowValue != -3 || *l.HighValue != 20 || l.NumNulls != 2 || l.NumDVs != 8 {
+		t.Fatalf("merged long stats: low %d high %d nulls %d ndv %d", *l.LowValue, *l.HighValue, l.NumNulls, l.NumDVs)
+	}
+}

@@ -72,7 +72,6 @@ var unimplemented = []string{
 	"fire_listener_event",
 	"flushCache",
 	"get_active_resource_plan",
-	"get_aggr_stats_for",
 	"get_all_packages",
 	"get_all_resource_plans",
 	"get_all_stored_procedures",
@@ -464,11 +463,6 @@ func (h *Handler) FlushCache(ctx context.Context) (err error) {
 
 func (h *Handler) GetActiveResourcePlan(ctx context.Context, request *hm.WMGetActiveResourcePlanRequest) (r *hm.WMGetActiveResourcePlanResponse, err error) {
 	err = unsupportedMethod("get_active_resource_plan")
-	return r, err
-}
-
-func (h *Handler) GetAggrStatsFor(ctx context.Context, request *hm.PartitionsStatsRequest) (r *hm.AggrStats, err error) {
-	err = unsupportedMethod("get_aggr_stats_for")
 	return r, err
 }
 
