@@ -158,12 +158,12 @@ func runSuite(t *testing.T, s conformanceSuite, excl, nondet exclusions, classRe
 	}
 
 	// The client side's configuration, on the class path: the warehouse Propolis is started with
-	// (Hive's tests check directories under it), and client timeouts so a hung call fails its test
-	// instead of the suite.
+	// (Hive's tests check directories under it), client timeouts so a hung call fails its test
+	// instead of the suite, and (rewritten for every class) the URI of that class's Propolis.
 	wh := filepath.Join(tmp, "wh")
 	confDir := filepath.Join(tmp, "conf")
 	hiveLog := filepath.Join(tmp, "hive.log")
-	if err := writeConformanceConf(confDir, wh, hiveLog); err != nil {
+	if err := writeConformanceConf(confDir, wh, hiveLog, ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -245,6 +245,11 @@ func runSuite(t *testing.T, s conformanceSuite, excl, nondet exclusions, classRe
 				t.Fatal(err)
 			}
 			cur = startPropolis(t, "--warehouse", "file://"+filepath.Join(wh, "warehouse"), "--log-level", "warn")
+			// Also in metastore-site.xml, as an operator would set it: some tests build a fresh
+			// Configuration and a client of their own from it.
+			if err := writeConformanceConf(confDir, wh, hiveLog, cur.URI()); err != nil {
+				t.Fatal(err)
+			}
 			fmt.Fprintln(stdin, cur.URI())
 			_ = cls
 		case strings.HasPrefix(line, "@@conformance done "):
@@ -488,7 +493,7 @@ func displayName(arg string) string {
 
 func shortName(protoArg string) string { return displayName(protoArg) }
 
-func writeConformanceConf(dir, wh, hiveLog string) error {
+func writeConformanceConf(dir, wh, hiveLog, uri string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -501,8 +506,10 @@ func writeConformanceConf(dir, wh, hiveLog string) error {
   <property><name>metastore.client.socket.timeout</name><value>60s</value></property>
   <property><name>hive.metastore.client.socket.timeout</name><value>60s</value></property>
   <property><name>metastore.connect.retries</name><value>3</value></property>
+  <property><name>metastore.thrift.uris</name><value>%[2]s</value></property>
+  <property><name>hive.metastore.uris</name><value>%[2]s</value></property>
 </configuration>
-`, wh)
+`, wh, uri)
 	logc := fmt.Sprintf(`status = WARN
 appender.f.type = File
 appender.f.name = f
